@@ -110,7 +110,7 @@ class Nginx:
             str(self.error_log),
         ]
         with self.error_log.open("ab") as log:
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, arguments we built
+            self._proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         self._wait_until_listening()

@@ -8,8 +8,8 @@ Two flavours:
 - `dev=True`: `bao server -dev` (in-memory, unsealed, known root token). An optional file audit
   device is added through a `-config` file, because OpenBao only accepts audit devices from
   configuration.
-- `dev=False`: raft storage on disk, initialised and unsealed by the harness; survives `restart()`, which
-  is what fault tests need.
+- `dev=False`: raft storage on disk, initialised and unsealed by the harness; survives
+  `restart()`, which is what fault tests need.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class OpenBao:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.addr}/v1/{path}", data=data, method=method)
         req.add_header("X-Vault-Token", token or self.token)
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else {}
 
@@ -182,7 +182,7 @@ class OpenBao:
             if self._proc is not None and self._proc.poll() is not None:
                 raise RuntimeError(f"bao exited early:\n{self.log_file.read_text()[-2000:]}")
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.addr}/v1/sys/seal-status", timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(f"{self.addr}/v1/sys/seal-status", timeout=1).close()
                 return
             time.sleep(0.05)
         raise RuntimeError(f"bao did not answer within {timeout}s:\n{self.log_file.read_text()}")
@@ -202,7 +202,7 @@ class OpenBao:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, urllib.error.HTTPError):
-                urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=1).close()
                 return
             time.sleep(0.05)
         raise RuntimeError("bao did not become active after unseal")
@@ -212,6 +212,6 @@ class OpenBao:
     ) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.addr}/v1/{path}", data=data, method=method)
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=10) as resp:
             result: dict[str, Any] = json.loads(resp.read())
         return result

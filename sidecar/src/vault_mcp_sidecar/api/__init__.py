@@ -1,0 +1,1 @@
+"""The HTTP surface: routes, dependencies, error mapping and middleware."""

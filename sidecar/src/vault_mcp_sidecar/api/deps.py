@@ -1,0 +1,63 @@
+"""Dependencies shared by the routes: the runtime, the caller, scope and rate checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vault_mcp_sidecar.auth.principal import ForbiddenError, Principal
+from vault_mcp_sidecar.paths import PathError, validate_path
+from vault_mcp_sidecar.runtime import Runtime
+from vault_mcp_sidecar.scopes import Scope
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def authenticate(request: Request, runtime: RuntimeDep) -> Principal:
+    principal = await runtime.authenticator.authenticate(request.headers)
+    request.state.principal = principal  # for the access/audit log line
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(scope: Scope) -> Callable[[Principal, Runtime], Awaitable[Principal]]:
+    """Dependency: the caller holds `scope`, and has not used up its rate limit."""
+
+    async def check(principal: CurrentPrincipal, runtime: RuntimeDep) -> Principal:
+        if not principal.allows(scope):
+            raise ForbiddenError(f"scope {scope.value!r} not granted")
+        if runtime.rate_limiter is not None:
+            runtime.rate_limiter.hit(principal.subject)
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Scope.READ))]
+Writer = Annotated[Principal, Depends(require(Scope.WRITE))]
+Lister = Annotated[Principal, Depends(require(Scope.LIST))]
+Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]
+
+
+def secret_path(request: Request, path: str) -> str:
+    """The `{path}` of a secrets route, refused unless it is a safe relative path.
+
+    Any percent-encoding in the raw URL is refused outright: a valid path never needs it, and
+    decoding tricks (`%2e%2e`, `%2f`) are how traversal gets past naive checks.
+    """
+    if b"%" in request.scope.get("raw_path", b""):
+        raise PathError("percent-encoded characters are not allowed in paths")
+    return validate_path(path)
+
+
+SecretPath = Annotated[str, Depends(secret_path)]

@@ -1,0 +1,101 @@
+"""Exceptions -> JSON `{"detail": ...}` with the status codes of DESIGN §5.
+
+Messages are fixed strings or come from our own validators: never a secret value, never an
+echo of what the caller sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from vault_mcp_sidecar.auth.principal import AuthError, ForbiddenError
+from vault_mcp_sidecar.naming import InvalidName
+from vault_mcp_sidecar.paths import PathError
+from vault_mcp_sidecar.ratelimit import RateLimited
+from vault_mcp_sidecar.vault.errors import VaultError, VaultUnavailable
+from vault_mcp_sidecar.vault.kv import CasMismatch, SecretNotFound
+from vault_mcp_sidecar.vault.transit import TransitInputError, TransitKeyNotFound
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "5"
+
+
+def _error(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _fixed(status: int, detail: str) -> Callable[[Request, Exception], JSONResponse]:
+    def handler(_request: Request, _exc: Exception) -> JSONResponse:
+        return _error(status, detail)
+
+    return handler
+
+
+def _with_message(status: int) -> Callable[[Request, Exception], JSONResponse]:
+    def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(status, str(exc))
+
+    return handler
+
+
+def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(401, str(exc), {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'})
+
+
+def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return _error(429, "rate limit exceeded", {"Retry-After": str(exc.retry_after)})
+
+
+def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Keep location and message; drop `input`, which may hold the secret being written.
+    details = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return _error(422, details)
+
+
+def _vault_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VaultUnavailable)
+    log.warning("Vault unavailable", extra={"reason": exc.reason})
+    return _error(503, "Vault is unavailable", {"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def _vault_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VaultError)
+    if exc.status == 403:
+        return _error(403, "permission denied by Vault")
+    if exc.status == 404:
+        return _error(404, "not found")
+    if exc.status == 429:
+        return _error(429, "Vault rate limit exceeded", {"Retry-After": RETRY_AFTER_SECONDS})
+    if exc.status == 400:
+        return _error(400, "Vault rejected the request")
+    log.error("unexpected Vault response", extra={"vault_status": exc.status})
+    return _error(502, "unexpected response from Vault")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    handlers: dict[type[Exception], Callable[[Request, Exception], JSONResponse]] = {
+        AuthError: _auth_error,
+        ForbiddenError: _with_message(403),
+        PathError: _with_message(400),
+        InvalidName: _with_message(400),
+        TransitInputError: _with_message(400),
+        SecretNotFound: _fixed(404, "secret not found (or that version is deleted)"),
+        TransitKeyNotFound: _fixed(404, "no such transit key for this agent"),
+        CasMismatch: _fixed(409, "check-and-set version mismatch"),
+        RateLimited: _rate_limited,
+        RequestValidationError: _validation,
+        VaultUnavailable: _vault_unavailable,
+        VaultError: _vault_error,
+    }
+    for exc_class, handler in handlers.items():
+        app.add_exception_handler(exc_class, handler)

@@ -1,0 +1,113 @@
+"""Pure-ASGI middleware: request id, one access/audit line per request, body size limit.
+
+Pure ASGI rather than BaseHTTPMiddleware because it sits on every request's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.logs import request_id_var
+
+access_log = logging.getLogger("vault_mcp_sidecar.access")
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+_QUIET_PATHS = {"/healthz"}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            if _declared_length(scope) > self.max_body_bytes:
+                status = 413
+                await _reject(send_with_id, 413, "request body too large")
+                return
+            await self.app(scope, self._limited(receive), send_with_id)
+        except BodyTooLarge:
+            await _reject(send_with_id, 413, "request body too large")
+        finally:
+            _log_access(scope, status, started)
+            request_id_var.reset(token)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise BodyTooLarge
+            return message
+
+        return limited
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+            return bytes(value).decode()
+    return uuid.uuid4().hex
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _reject(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log_access(scope: Scope, status: int, started: float) -> None:
+    if scope["path"] in _QUIET_PATHS or not access_log.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, Any] = {
+        "method": scope["method"],
+        "path": scope["path"],  # a secret's path is a name, not a value
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    route = scope.get("route")
+    if route is not None and getattr(route, "operation_id", None):
+        fields["operation"] = route.operation_id
+    principal = scope.get("state", {}).get("principal")
+    if isinstance(principal, Principal):
+        fields |= {"agent": principal.subject, "auth_mode": principal.mode.value}
+        fields["principal"] = principal.identity
+    access_log.info("request", extra=fields)

@@ -1,0 +1,83 @@
+"""KV v2 routes under the caller's own subtree (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from vault_mcp_sidecar.api.deps import Deleter, Lister, Reader, RuntimeDep, SecretPath, Writer
+from vault_mcp_sidecar.api.models import (
+    DeleteResult,
+    Secret,
+    SecretList,
+    SecretVersion,
+    VersionsRequest,
+    VersionsResult,
+    WriteSecretRequest,
+)
+from vault_mcp_sidecar.paths import validate_path
+
+router = APIRouter(prefix="/secrets", tags=["secrets"])
+
+
+@router.put("/{path:path}", operation_id="write_secret", response_model=SecretVersion)
+async def write_secret(
+    path: SecretPath, body: WriteSecretRequest, caller: Writer, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Write a new version of the secret at `path` (optionally check-and-set)."""
+    token = await runtime.token_for(caller)
+    info = await runtime.kv.write(token, caller.subject, path, body.data, body.cas)
+    return {"path": path, **info}
+
+
+@router.get("/{path:path}", operation_id="read_secret", response_model=Secret)
+async def read_secret(
+    path: SecretPath,
+    caller: Reader,
+    runtime: RuntimeDep,
+    version: Annotated[int | None, Query(ge=1, description="A specific version")] = None,
+) -> dict[str, Any]:
+    """Read the latest (or a given) version of the secret at `path`."""
+    token = await runtime.token_for(caller)
+    return {"path": path, **await runtime.kv.read(token, caller.subject, path, version)}
+
+
+@router.delete("/{path:path}", operation_id="delete_secret", response_model=DeleteResult)
+async def delete_secret(path: SecretPath, caller: Deleter, runtime: RuntimeDep) -> DeleteResult:
+    """Soft-delete the latest version (undelete brings it back)."""
+    token = await runtime.token_for(caller)
+    await runtime.kv.delete_latest(token, caller.subject, path)
+    return DeleteResult(path=path)
+
+
+@router.get("", operation_id="list_secrets", response_model=SecretList)
+async def list_secrets(
+    caller: Lister,
+    runtime: RuntimeDep,
+    prefix: Annotated[str, Query(max_length=512, description="Folder to list, e.g. app/")] = "",
+) -> SecretList:
+    """List keys under `prefix` (folders end in `/`)."""
+    validate_path(prefix, allow_empty=True)
+    token = await runtime.token_for(caller)
+    return SecretList(keys=await runtime.kv.list_keys(token, caller.subject, prefix))
+
+
+@router.post("/{path:path}:undelete", operation_id="undelete_secret", response_model=VersionsResult)
+async def undelete_secret(
+    path: SecretPath, body: VersionsRequest, caller: Writer, runtime: RuntimeDep
+) -> VersionsResult:
+    """Restore soft-deleted versions."""
+    token = await runtime.token_for(caller)
+    await runtime.kv.versions_op("undelete", token, caller.subject, path, body.versions)
+    return VersionsResult(path=path, versions=body.versions)
+
+
+@router.post("/{path:path}:destroy", operation_id="destroy_secret", response_model=VersionsResult)
+async def destroy_secret(
+    path: SecretPath, body: VersionsRequest, caller: Writer, runtime: RuntimeDep
+) -> VersionsResult:
+    """Permanently destroy versions (cannot be undone)."""
+    token = await runtime.token_for(caller)
+    await runtime.kv.versions_op("destroy", token, caller.subject, path, body.versions)
+    return VersionsResult(path=path, versions=body.versions)

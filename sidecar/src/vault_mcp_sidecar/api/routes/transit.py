@@ -1,0 +1,26 @@
+"""Transit routes with the caller's own keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vault_mcp_sidecar.api.deps import Reader, RuntimeDep, Writer
+from vault_mcp_sidecar.api.models import Ciphertext, DecryptRequest, EncryptRequest, Plaintext
+
+router = APIRouter(prefix="/transit", tags=["transit"])
+
+
+@router.post("/encrypt", operation_id="transit_encrypt", response_model=Ciphertext)
+async def transit_encrypt(body: EncryptRequest, caller: Writer, runtime: RuntimeDep) -> Ciphertext:
+    """Encrypt base64 `plaintext` with the agent's key `key` (created on first use)."""
+    token = await runtime.token_for(caller)
+    ciphertext = await runtime.transit.encrypt(token, caller.subject, body.key, body.plaintext)
+    return Ciphertext(ciphertext=ciphertext)
+
+
+@router.post("/decrypt", operation_id="transit_decrypt", response_model=Plaintext)
+async def transit_decrypt(body: DecryptRequest, caller: Reader, runtime: RuntimeDep) -> Plaintext:
+    """Decrypt `ciphertext` with the agent's key `key`; returns base64 plaintext."""
+    token = await runtime.token_for(caller)
+    plaintext = await runtime.transit.decrypt(token, caller.subject, body.key, body.ciphertext)
+    return Plaintext(plaintext=plaintext)

@@ -1,0 +1,1 @@
+"""Caller authentication: API keys, JWTs and mesh mTLS identity headers."""

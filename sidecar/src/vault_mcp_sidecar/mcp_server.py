@@ -1,0 +1,59 @@
+"""MCP over streamable HTTP at `/mcp`, by fastapi-mcp: every REST operation is a tool.
+
+All MCP wiring lives here so the library (0.4.0 is its last release, pinned with mcp<2) can
+be swapped without touching the routes. fastapi-mcp replays each tool call in-process against
+the app, forwarding only the allowlisted headers below, so the route's own authentication,
+scope check and rate limit run for the tool call exactly as for the REST call.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import Depends, FastAPI
+from fastapi_mcp import AuthConfig, FastApiMCP
+
+from vault_mcp_sidecar.api.deps import authenticate
+from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
+from vault_mcp_sidecar.config import Settings
+
+TOOLS = [
+    "write_secret",
+    "read_secret",
+    "delete_secret",
+    "list_secrets",
+    "undelete_secret",
+    "destroy_secret",
+    "transit_encrypt",
+    "transit_decrypt",
+    "whoami",
+]
+
+
+def forwarded_headers(settings: Settings) -> list[str]:
+    """Credential headers a tool call carries into the replayed REST request."""
+    names = ["authorization", "x-api-key", "x-request-id"]
+    names += [settings.mtls_identity_header, settings.mtls_verify_header, settings.mtls_xfcc_header]
+    return [name.lower() for name in names if name]
+
+
+def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
+    # The replay transport reports IN_PROCESS_PEER as the client, so the trusted-proxy
+    # middleware passes the (already cleaned) identity headers through unchanged.
+    replay = httpx.AsyncClient(
+        transport=httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=(IN_PROCESS_PEER, 0)
+        ),
+        base_url="http://sidecar.internal",
+        timeout=30.0,
+    )
+    mcp = FastApiMCP(
+        app,
+        name="vault-mcp-bridge",
+        description="Agent-scoped secrets (KV v2) and encryption (Transit) in Vault/OpenBao",
+        include_operations=TOOLS,
+        headers=forwarded_headers(settings),
+        http_client=replay,
+        auth_config=AuthConfig(dependencies=[Depends(authenticate)]),
+    )
+    mcp.mount_http(mount_path="/mcp")
+    return mcp

@@ -1,0 +1,39 @@
+"""The agent policy in HCL: the one source of policy text (DESIGN §3).
+
+Used by `vault-mcp-sidecar policy`, by the demo, and by the operator. Least privilege: the
+agent's own KV subtree and its own Transit keys, nothing else.
+"""
+
+from __future__ import annotations
+
+from vault_mcp_sidecar.naming import KvLayout, check_subject, transit_key_prefix
+
+
+def agent_policy_hcl(
+    subject: str, *, mount: str = "secret", prefix: str = "mcp", transit_mount: str = "transit"
+) -> str:
+    """HCL for `{policy prefix}{subject}`: KV v2 under the agent's folder, its Transit keys."""
+    check_subject(subject)
+    kv = KvLayout(mount, prefix)
+    folder = kv.folder(subject)
+    keys = transit_key_prefix(prefix, subject)
+    return "\n".join(
+        [
+            f"# Vault MCP Bridge agent policy for {subject!r}. Generated; do not edit by hand.",
+            _rule(f"{mount}/data/{folder}/*", "create", "read", "update", "delete", "list"),
+            _rule(f"{mount}/metadata/{folder}", "read", "list"),
+            _rule(f"{mount}/metadata/{folder}/*", "read", "list"),
+            _rule(f"{mount}/delete/{folder}/*", "update"),
+            _rule(f"{mount}/undelete/{folder}/*", "update"),
+            _rule(f"{mount}/destroy/{folder}/*", "update"),
+            # `create` lets the first encrypt make the key (Transit upsert); keys are per agent.
+            _rule(f"{transit_mount}/encrypt/{keys}*", "create", "update"),
+            _rule(f"{transit_mount}/decrypt/{keys}*", "update"),
+            "",
+        ]
+    )
+
+
+def _rule(path: str, *capabilities: str) -> str:
+    caps = ", ".join(f'"{c}"' for c in capabilities)
+    return f'path "{path}" {{\n  capabilities = [{caps}]\n}}\n'

@@ -1,0 +1,143 @@
+"""The long-lived parts of a running sidecar, built once from Settings.
+
+Routes reach these through `api.deps`; tests can build a Runtime directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator
+from vault_mcp_sidecar.auth.authenticator import Authenticator
+from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator, JwtConfig
+from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator, MtlsConfig
+from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.config import Settings
+from vault_mcp_sidecar.naming import KvLayout
+from vault_mcp_sidecar.ratelimit import AgentRateLimiter
+from vault_mcp_sidecar.vault.child_tokens import ChildTokenMinter
+from vault_mcp_sidecar.vault.client import VaultClient
+from vault_mcp_sidecar.vault.errors import VaultError
+from vault_mcp_sidecar.vault.kv import KvStore
+from vault_mcp_sidecar.vault.parent_token import AppRoleCredentials, ParentToken
+from vault_mcp_sidecar.vault.transit import Transit
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    vault: VaultClient
+    parent: ParentToken
+    minter: ChildTokenMinter | None
+    kv: KvStore
+    transit: Transit
+    authenticator: Authenticator
+    rate_limiter: AgentRateLimiter | None
+
+    async def start(self) -> None:
+        await self.vault.start()
+
+    async def close(self) -> None:
+        await self.parent.close()
+        await self.vault.close()
+
+    async def token_for(self, principal: Principal) -> str:
+        """The token a request acts with: a fresh child bound to the agent's policy, or the
+        parent token itself when child tokens are off."""
+        parent = await self.parent.get()
+        if self.minter is None:
+            return parent
+        try:
+            return await self.minter.mint(parent, principal.subject)
+        except VaultError as exc:
+            if exc.status == 403:
+                self.parent.invalidate()  # revoked or expired: log in again next time
+            raise
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    vault = VaultClient(
+        settings.vault_addr, namespace=settings.vault_namespace, cacert=settings.vault_cacert
+    )
+    return Runtime(
+        settings=settings,
+        vault=vault,
+        parent=_parent_token(settings, vault),
+        minter=_minter(settings, vault),
+        kv=KvStore(vault, KvLayout(settings.kv_mount, settings.default_prefix)),
+        transit=Transit(vault, settings.transit_mount, settings.default_prefix),
+        authenticator=_authenticator(settings),
+        rate_limiter=(
+            AgentRateLimiter(settings.rate_limit_requests, settings.rate_limit_window_seconds)
+            if settings.rate_limit_enabled
+            else None
+        ),
+    )
+
+
+def _parent_token(settings: Settings, vault: VaultClient) -> ParentToken:
+    approle = None
+    if settings.vault_role_id or settings.vault_role_id_file:
+        approle = AppRoleCredentials(
+            mount=settings.vault_approle_mount,
+            role_id=_reveal(settings.vault_role_id),
+            secret_id=_reveal(settings.vault_secret_id),
+            role_id_file=settings.vault_role_id_file,
+            secret_id_file=settings.vault_secret_id_file,
+        )
+    return ParentToken(vault, token=_reveal(settings.vault_token), approle=approle)
+
+
+def _minter(settings: Settings, vault: VaultClient) -> ChildTokenMinter | None:
+    if not settings.child_token_enabled:
+        return None
+    return ChildTokenMinter(
+        vault,
+        policy_prefix=settings.child_token_policy_prefix,
+        ttl=settings.child_token_ttl,
+        num_uses=settings.child_token_num_uses,
+    )
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    scopes = settings.default_scope_set
+    return Authenticator(
+        api_keys=(
+            ApiKeyAuthenticator(settings.api_keys, scopes)
+            if settings.auth_api_key_enabled
+            else None
+        ),
+        jwt=JwtAuthenticator(_jwt_config(settings)) if settings.auth_jwt_enabled else None,
+        mtls=(
+            MtlsAuthenticator(
+                MtlsConfig(
+                    identity_header=settings.mtls_identity_header.lower(),
+                    verify_header=settings.mtls_verify_header.lower(),
+                    cn_prefix=settings.mtls_subject_cn_prefix,
+                    xfcc_header=settings.mtls_xfcc_header.lower(),
+                    default_scopes=scopes,
+                )
+            )
+            if settings.auth_mtls_enabled
+            else None
+        ),
+        agent_id=settings.agent_id,
+    )
+
+
+def _jwt_config(settings: Settings) -> JwtConfig:
+    return JwtConfig(
+        algorithms=settings.jwt_algorithm_list,
+        hs256_secret=_reveal(settings.jwt_hs256_secret),
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        default_scopes=settings.default_scope_set,
+    )
+
+
+def _reveal(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if isinstance(value, SecretStr) else None

@@ -1,0 +1,59 @@
+"""Short-lived child tokens bound to one agent's policy (DESIGN §3).
+
+Preferred: the token role `auth/token/create/<policy name>` (allowed_policies = exactly the
+agent policy, not renewable). For the seed's setup, where only the policy exists and the
+parent may call `auth/token/create`, children are minted there with `policies=[policy]`.
+Which of the two works is remembered per agent for a short while, so the fallback costs one
+extra round trip per minute, not per request, and a role created later is picked up.
+"""
+
+from __future__ import annotations
+
+import time
+
+from vault_mcp_sidecar.naming import policy_name
+from vault_mcp_sidecar.vault.client import VaultClient
+from vault_mcp_sidecar.vault.errors import VaultError
+
+ROLE_PROBE_SECONDS = 60.0
+
+
+class ChildTokenMinter:
+    def __init__(
+        self, client: VaultClient, *, policy_prefix: str, ttl: str, num_uses: int = 0
+    ) -> None:
+        self._client = client
+        self._policy_prefix = policy_prefix
+        self._ttl = ttl
+        self._num_uses = num_uses
+        self._no_role_until: dict[str, float] = {}
+
+    async def mint(self, parent: str, subject: str) -> str:
+        policy = policy_name(self._policy_prefix, subject)
+        if self._no_role_until.get(policy, 0.0) < time.monotonic():
+            try:
+                return await self._create(parent, f"auth/token/create/{policy}", policy)
+            except VaultError as exc:
+                if not _missing_role(exc):
+                    raise
+                self._no_role_until[policy] = time.monotonic() + ROLE_PROBE_SECONDS
+        return await self._create(parent, "auth/token/create", policy)
+
+    async def _create(self, parent: str, path: str, policy: str) -> str:
+        body = {
+            "policies": [policy],
+            "ttl": self._ttl,
+            "explicit_max_ttl": self._ttl,
+            "renewable": False,
+            "no_default_policy": True,
+            "num_uses": self._num_uses,
+            "display_name": policy,
+        }
+        data = await self._client.call("POST", path, parent, body=body)
+        token: str = data["auth"]["client_token"]
+        return token
+
+
+def _missing_role(exc: VaultError) -> bool:
+    # A parent whose policy does not cover the role path gets 403 for the same reason.
+    return (exc.status == 400 and exc.mentions("unknown role")) or exc.status in (403, 404)

@@ -1,0 +1,23 @@
+"""Vault failures, by what the caller should be told (DESIGN §5 error model)."""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Vault answered with an error status. `messages` are Vault's own error strings."""
+
+    def __init__(self, status: int, messages: list[str] | None = None) -> None:
+        self.status = status
+        self.messages = messages or []
+        super().__init__(f"Vault returned {status}")
+
+    def mentions(self, text: str) -> bool:
+        return any(text in message for message in self.messages)
+
+
+class VaultUnavailable(VaultError):
+    """Vault cannot be reached, is sealed or is on standby: try again later (503)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(503, [reason])
+        self.reason = reason
