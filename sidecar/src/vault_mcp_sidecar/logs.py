@@ -16,7 +16,9 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_NOISY = ("mcp", "fastapi_mcp", "httpx", "httpcore", "sse_starlette", "aiohttp", "asyncio")
+_NOISY = ("mcp", "fastapi_mcp", "sse_starlette", "aiohttp", "asyncio")
+# One line per in-process MCP replay would double the access log; ours already has it.
+_QUIET = ("httpx", "httpcore")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "message",
     "asctime",
@@ -52,6 +54,8 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -36,6 +36,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        if scope["path"].startswith("/mcp"):
+            # fastapi-mcp forwards this header into each tool call's replayed request, so the
+            # tool call's own access line carries the id of the MCP request that caused it.
+            scope = {
+                **scope,
+                "headers": [*scope["headers"], (b"x-request-id", request_id.encode())],
+            }
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

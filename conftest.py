@@ -1,0 +1,1 @@
+"""Repository root conftest: makes the `devkit` harness importable for every test tier."""

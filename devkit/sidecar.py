@@ -1,0 +1,86 @@
+"""The sidecar as a real server process on a free port, for tests, the demo and the benchmark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devkit.ports import free_port
+
+
+@dataclass
+class SidecarProcess:
+    """`python -m vault_mcp_sidecar` with the given environment (plus HOST/PORT)."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    log_file: Path = field(
+        default_factory=lambda: Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
+    )
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def __enter__(self) -> SidecarProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        env = {**_base_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "vault_mcp_sidecar"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def logs(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def _wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(f"sidecar exited early:\n{self.logs()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sidecar not ready within {timeout}s:\n{self.logs()[-3000:]}")
+
+
+def _base_env() -> dict[str, str]:
+    """The caller's environment minus any sidecar settings that could leak into a test."""
+    prefixes = ("VAULT_", "AUTH_", "JWT_", "MTLS_", "API_KEYS", "CHILD_TOKEN_", "RATE_LIMIT_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
