@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     jwt_algorithms: str = "HS256"
     jwt_jwks_url: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=10.0, ge=0, le=3600)
     mtls_identity_header: str = "x-ssl-client-s-dn"
     mtls_verify_header: str = "x-ssl-client-verify"
     mtls_subject_cn_prefix: str = "CN="

@@ -136,6 +136,7 @@ def _jwt_config(settings: Settings) -> JwtConfig:
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
         default_scopes=settings.default_scope_set,
+        jwks_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
     )
 
 

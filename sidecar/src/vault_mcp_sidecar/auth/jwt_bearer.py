@@ -20,6 +20,7 @@ from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
 
 MAX_TOKEN_BYTES = 8192
 JWKS_CACHE_SECONDS = 300
+JWKS_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +32,22 @@ class JwtConfig:
     audience: str | None
     leeway_seconds: int
     default_scopes: frozenset[Scope]
+    jwks_cooldown_seconds: float = 10.0
 
 
 class JwtAuthenticator:
     def __init__(self, config: JwtConfig) -> None:
         self._config = config
-        # PyJWKClient caches the key set and refetches on an unknown `kid` (key rotation).
+        # PyJWKClient caches the key set and refetches on an unknown `kid` (key rotation), at
+        # most once per cooldown, so tokens with made-up kids cannot hammer the JWKS endpoint.
         self._jwks = (
-            jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS)
+            jwt.PyJWKClient(
+                config.jwks_url,
+                cache_keys=True,
+                lifespan=JWKS_CACHE_SECONDS,
+                timeout=JWKS_TIMEOUT_SECONDS,
+                cooldown_duration=config.jwks_cooldown_seconds,
+            )
             if config.jwks_url
             else None
         )
