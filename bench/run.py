@@ -1,0 +1,220 @@
+"""`make bench`: load direct OpenBao, a bao agent proxy and the sidecar (two modes) with wrk.
+
+All four targets live in one run, share one OpenBao and are measured interleaved (round-robin,
+with the starting target rotating per round), so drift of the machine lands on all of them
+alike. Misses of the targets are reported, never asserted; errors exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from bench import config
+from bench.load import LoadError, Target, probe, run_wrk, wrk_binary, wrk_version
+from bench.render import RunInfo, json_record, markdown_table, text_report
+from bench.results import (
+    AGENT,
+    CHILD,
+    DIRECT,
+    SIDECAR,
+    TargetResult,
+    WrkOutputError,
+    WrkRun,
+    verdicts,
+)
+from bench.stack import (
+    StackError,
+    bao_version,
+    parent_token,
+    provision,
+    rss_mib,
+    sidecar_source,
+    start_agent,
+    start_openbao,
+    start_sidecar,
+    token_count,
+)
+from devkit.openbao import OpenBao, OpenBaoUnavailable
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_FILE = REPO / ".bench" / "results.json"
+WORKLOAD = "Workload: GET one KV v2 secret (64-byte value), keep-alive HTTP/1.1 on loopback"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to run: seconds per wrk run, rounds, connections for the loaded runs."""
+
+    duration_s: int
+    rounds: int
+    connections: int
+    threads: int
+    warmup_s: int
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    """CLI flags; --quick is a smoke run (1 round, 2 s) that still exercises every target."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--connections", type=int, default=16, help="loaded connections (16)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds = 2, 1
+    if min(args.duration, args.rounds, args.connections) < 1:
+        parser.error("--duration, --rounds and --connections must be >= 1")
+    threads = min(2, args.connections)  # wrk needs connections >= threads
+    return Options(args.duration, args.rounds, args.connections, threads, min(2, args.duration))
+
+
+def build_targets(bao: OpenBao, agent_base: str, sidecars: dict[str, str]) -> list[Target]:
+    """The four targets; all read the same seeded secret, each through its own path."""
+    kv = f"/v1/{config.kv_data_path()}"
+    vault_value = ("data", "data", "v")
+    key_header = {"X-API-Key": config.API_KEY}
+    sidecar_path = f"/secrets/{config.SECRET_PATH}"
+    return [
+        Target(DIRECT, "direct OpenBao", bao.addr + kv, _token(bao), vault_value),
+        Target(AGENT, "bao agent (api_proxy)", agent_base + kv, {}, vault_value),
+        Target(
+            SIDECAR,
+            "sidecar, token reuse",
+            sidecars[SIDECAR] + sidecar_path,
+            key_header,
+            ("data", "v"),
+        ),
+        Target(
+            CHILD,
+            "sidecar, child token per request",
+            sidecars[CHILD] + sidecar_path,
+            key_header,
+            ("data", "v"),
+        ),
+    ]
+
+
+def _token(bao: OpenBao) -> dict[str, str]:
+    return {"X-Vault-Token": parent_token(bao)}
+
+
+def _probe_counting_tokens(bao: OpenBao, target: Target) -> None:
+    """Probe, and check only the child-token sidecar mints: else the labels would be lies."""
+    before = token_count(bao)
+    probe(target, config.SECRET_VALUE)
+    minted = token_count(bao) - before
+    if minted != (1 if target.key == CHILD else 0):
+        raise LoadError(f"{target.label}: one request minted {minted} token(s)")
+
+
+def measure(targets: Sequence[Target], options: Options) -> dict[str, TargetResult]:
+    """Warm every target up, then interleaved rounds of a loaded and a one-connection run."""
+    for target in targets:
+        run_wrk(target, options.connections, options.threads, options.warmup_s)
+    loaded: dict[str, list[WrkRun]] = {t.key: [] for t in targets}
+    single: dict[str, list[WrkRun]] = {t.key: [] for t in targets}
+    for number in range(options.rounds):
+        for target in _rotated(targets, number):
+            loaded[target.key].append(
+                run_wrk(target, options.connections, options.threads, options.duration_s)
+            )
+            single[target.key].append(run_wrk(target, 1, 1, options.duration_s))
+        _progress(number, options.rounds, targets, loaded)
+    return {
+        t.key: TargetResult(t.key, t.label, tuple(loaded[t.key]), tuple(single[t.key]))
+        for t in targets
+    }
+
+
+def _rotated(targets: Sequence[Target], number: int) -> list[Target]:
+    # Nobody always goes first (cold) or always follows the heaviest target.
+    shift = number % len(targets)
+    return [*targets[shift:], *targets[:shift]]
+
+
+def _progress(
+    number: int, rounds: int, targets: Sequence[Target], loaded: dict[str, list[WrkRun]]
+) -> None:
+    rates = ", ".join(f"{t.key} {loaded[t.key][-1].rps:.0f}" for t in targets)
+    print(f"round {number + 1}/{rounds}: req/s {rates}", file=sys.stderr, flush=True)
+
+
+def bench(options: Options) -> None:
+    """Start everything, check each target answers correctly, load, report, tear down."""
+    wrk_binary()  # fail before starting servers when wrk is missing
+    load_before = os.getloadavg()[0]
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-bench-")))
+        bao = start_openbao(stack)
+        provision(bao)
+        _agent, agent_base = start_agent(stack, bao, workdir)
+        sidecars = {
+            key: start_sidecar(stack, bao, workdir, child_tokens=key == CHILD)
+            for key in (SIDECAR, CHILD)
+        }
+        targets = build_targets(bao, agent_base, {k: s.url for k, s in sidecars.items()})
+        for target in targets:
+            _probe_counting_tokens(bao, target)
+        print("started OpenBao, bao agent and two sidecars; loading...", file=sys.stderr)
+        results = measure(targets, options)
+        rss = {key: rss_mib(sidecar.pid) for key, sidecar in sidecars.items()}
+        _report(_run_info(options, load_before), results, rss)
+
+
+def _run_info(options: Options, load_before: float) -> RunInfo:
+    return RunInfo(
+        connections=options.connections,
+        threads=options.threads,
+        rounds=options.rounds,
+        duration_s=options.duration_s,
+        cpus=os.cpu_count() or 0,
+        wrk_version=wrk_version(),
+        bao_version=bao_version(),
+        workload=WORKLOAD,
+        load_before=load_before,
+        sidecar_source=sidecar_source(REPO),
+    )
+
+
+def _report(info: RunInfo, results: dict[str, TargetResult], rss: dict[str, float]) -> None:
+    found = verdicts(results, rss)
+    print(text_report(info, results, rss, found))
+    print("\nMarkdown (for the README):\n")
+    print(markdown_table(results, rss))
+    RESULTS_FILE.parent.mkdir(exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(json_record(info, results, rss, found), indent=2) + "\n")
+    print(f"\nResults written to {RESULTS_FILE}")
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM becomes SystemExit, so the ExitStack in bench() still stops every server.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 with a report (targets met or missed), 1 on an error, 130 on Ctrl-C."""
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        bench(options)
+    except (LoadError, StackError, WrkOutputError, OpenBaoUnavailable) as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Start, provision and measure the real servers: OpenBao, a bao agent proxy, two sidecars.
+
+Every process runs in its own session (process group) and its teardown is registered on the
+caller's ExitStack before it is started, so Ctrl-C, an error or a failed start stops all of it.
+OpenBao and the sidecar come from the shared devkit harnesses; only the bao agent is started here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import config
+from devkit.openbao import OpenBao, bao_binary
+from devkit.ports import free_port
+from devkit.sidecar import SidecarProcess
+from vault_mcp_sidecar.policy import agent_policy_hcl
+
+_READY_TIMEOUT_S = 30.0
+
+
+class StackError(RuntimeError):
+    """A server did not start or did not become ready; carries the tail of its log."""
+
+
+@dataclass
+class Service:
+    """One started process and its log file."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """SIGTERM the whole process group, SIGKILL it if it lingers: workers die too."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def start_service(
+    stack: contextlib.ExitStack, name: str, args: list[str], env: Mapping[str, str], log: Path
+) -> Service:
+    """Popen in a new session, with stop() registered on `stack` before anything can fail."""
+    with log.open("ab") as handle:
+        proc = subprocess.Popen(
+            args, stdout=handle, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+        )
+    service = Service(name, proc, log)
+    stack.callback(service.stop)
+    return service
+
+
+def wait_ready(service: Service, url: str, headers: Mapping[str, str] | None = None) -> None:
+    """Poll `url` until it answers 200; fail early (with the log) if the process exits."""
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if service.proc.poll() is not None:
+            raise StackError(
+                f"{service.name} exited ({service.proc.returncode}):\n{service.log_tail()}"
+            )
+        request = urllib.request.Request(url, headers=dict(headers or {}))  # noqa: S310
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(request, timeout=2) as response,  # noqa: S310 - loopback
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise StackError(
+        f"{service.name} not ready at {url} in {_READY_TIMEOUT_S:g}s:\n{service.log_tail()}"
+    )
+
+
+def provision(bao: OpenBao) -> None:
+    """Transit, the seeded secret, the agent and parent policies and the child-token role."""
+    bao.enable_engine("transit", "transit")
+    bao.api("POST", config.kv_data_path(), {"data": {"v": config.SECRET_VALUE}})
+    bao.write_policy(config.AGENT_POLICY, agent_policy_hcl(config.AGENT_ID))
+    bao.write_policy(config.PARENT_POLICY, config.parent_policy_hcl())
+    bao.api("POST", f"auth/token/roles/{config.AGENT_POLICY}", config.token_role())
+
+
+def parent_token(bao: OpenBao) -> str:
+    """A fresh parent token: each client gets its own, so none can disturb another's."""
+    token: str = bao.api("POST", "auth/token/create", config.parent_token_request())["auth"][
+        "client_token"
+    ]
+    return token
+
+
+def token_count(bao: OpenBao) -> int:
+    """How many tokens OpenBao holds: proves whether a request minted a child token."""
+    return len(bao.api("LIST", "auth/token/accessors")["data"]["keys"])
+
+
+def start_agent(stack: contextlib.ExitStack, bao: OpenBao, workdir: Path) -> tuple[Service, str]:
+    """A bao agent API proxy with token_file auto-auth; returns it and its base URL."""
+    token_file = _secret_file(workdir / "agent-token", parent_token(bao))
+    port = free_port()
+    hcl = workdir / "agent.hcl"
+    hcl.write_text(config.agent_config_hcl(bao.addr, str(token_file), port))
+    args = [bao_binary(), "agent", f"-config={hcl}", "-log-level=warn"]
+    service = start_service(stack, "bao agent", args, os.environ, workdir / "agent.log")
+    base = f"http://127.0.0.1:{port}"
+    # Ready means auto-auth is done too: the proxied read succeeds without a token.
+    wait_ready(service, f"{base}/v1/{config.kv_data_path()}")
+    return service, base
+
+
+def start_openbao(stack: contextlib.ExitStack) -> OpenBao:
+    """A dev OpenBao whose teardown is registered before start(), so a failed start cleans up."""
+    bao = OpenBao()
+    stack.callback(bao.__exit__, None, None, None)
+    bao.start()
+    return bao
+
+
+def start_sidecar(
+    stack: contextlib.ExitStack, bao: OpenBao, workdir: Path, *, child_tokens: bool
+) -> SidecarProcess:
+    """One standalone sidecar (`python -m vault_mcp_sidecar`) through the devkit harness."""
+    name = "sidecar-child" if child_tokens else "sidecar"
+    env = config.sidecar_env(bao.addr, parent_token(bao), child_tokens=child_tokens)
+    sidecar = SidecarProcess(env, log_file=workdir / f"{name}.log")
+    stack.callback(sidecar.stop)
+    try:
+        sidecar.start()
+    except RuntimeError as exc:
+        raise StackError(f"{name}: {exc}") from exc
+    return sidecar
+
+
+def _secret_file(path: Path, content: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    return path
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants (uvicorn workers count too), in MiB."""
+    return sum(_vm_rss_kib(p) for p in _process_tree(pid)) / 1024
+
+
+def _process_tree(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in task.read_text().split():
+                found += _process_tree(int(child))
+    return found
+
+
+def _vm_rss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def sidecar_source(repo: Path) -> str:
+    """`commit 1a2b3c4` of the sidecar sources, `+ uncommitted changes` when the tree is dirty."""
+    sources = ("sidecar/src", "sidecar/pyproject.toml")
+    commit = _git(repo, "log", "-1", "--format=%h", "--", *sources)
+    if not commit:
+        return "unknown (not a git checkout)"
+    dirty = _git(repo, "status", "--porcelain", "--", *sources)
+    return f"commit {commit}" + (" + uncommitted changes" if dirty else "")
+
+
+def _git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def bao_version() -> str:
+    """`OpenBao v2.7.2`, for the report header."""
+    out = subprocess.run([bao_binary(), "version"], capture_output=True, text=True, check=False)
+    return " ".join(out.stdout.split()[:2])

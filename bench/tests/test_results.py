@@ -1,0 +1,112 @@
+"""The bench's pure parts: wrk's report line, medians, ratios, verdicts, tables, configuration.
+
+Run with `.venv/bin/pytest bench/tests`; no server, no wrk, no timing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import config
+from bench.render import RunInfo, json_record, markdown_table, text_report
+from bench.results import (
+    AGENT,
+    CHILD,
+    DIRECT,
+    SIDECAR,
+    TargetResult,
+    WrkOutputError,
+    WrkRun,
+    added_p50_ms,
+    parse_wrk,
+    ratio,
+    verdicts,
+)
+
+WRK_STDOUT = """\
+Running 5s test @ http://127.0.0.1:1234/v1/secret/data/mcp/bench-agent/k
+  2 threads and 16 connections
+Requests/sec:   2000.00
+BENCH_JSON {"requests":10000,"duration_us":5000000,"bytes":1,"errors":{"connect":0,"read":0,\
+"write":0,"status":3,"timeout":1},"latency_us":{"p50":850,"p90":1200,"p99":4100,"max":9000,\
+"mean":900.5}}
+"""
+
+
+def run(rps: float, p50_ms: float = 1.0, p99_ms: float = 5.0) -> WrkRun:
+    errors = dict.fromkeys(("connect", "read", "write", "status", "timeout"), 0)
+    return WrkRun(int(rps * 5), 5.0, errors, p50_ms, p50_ms * 2, p99_ms)
+
+
+def target(key: str, rates: list[float], single_p50: float) -> TargetResult:
+    return TargetResult(key, key, tuple(run(r) for r in rates), (run(100, single_p50),))
+
+
+@pytest.fixture
+def results() -> dict[str, TargetResult]:
+    return {
+        DIRECT: target(DIRECT, [1000, 1200, 900], 0.4),
+        AGENT: target(AGENT, [500, 600, 550], 0.6),
+        SIDECAR: target(SIDECAR, [650, 600, 700], 0.8),
+        CHILD: target(CHILD, [200, 240, 260], 1.5),
+    }
+
+
+def test_parse_wrk_reads_the_lua_line() -> None:
+    parsed = parse_wrk(WRK_STDOUT)
+    assert parsed.requests == 10000
+    assert parsed.rps == 2000.0
+    assert (parsed.p50_ms, parsed.p90_ms, parsed.p99_ms) == (0.85, 1.2, 4.1)
+    assert parsed.error_count == 4
+    assert parsed.error_summary() == "status=3, timeout=1"
+
+
+def test_parse_wrk_without_the_line_is_an_error() -> None:
+    with pytest.raises(WrkOutputError, match="no BENCH_JSON line"):
+        parse_wrk("Running 5s test @ http://127.0.0.1:1/\nRequests/sec: 10\n")
+
+
+def test_medians_ratios_and_added_latency(results: dict[str, TargetResult]) -> None:
+    assert results[DIRECT].rps == 1000
+    assert results[DIRECT].rps_spread == (900, 1200)
+    assert ratio(results, SIDECAR) == pytest.approx(0.65)
+    assert added_p50_ms(results, SIDECAR) == pytest.approx(0.4)
+
+
+def test_verdicts_pass_and_miss(results: dict[str, TargetResult]) -> None:
+    found = {v.check: v for v in verdicts(results, {SIDECAR: 80.0, CHILD: 100.0})}
+    assert found["sidecar/direct >= 0.50"].passed
+    assert found["sidecar/direct > agent/direct"].passed
+    assert not found["child-per-request/direct >= 0.25"].passed  # 0.24
+    assert found["sidecar added p50 at 1 connection <= 0.5 ms"].passed
+    assert found["RSS sidecar <= 96 MiB"].passed
+    assert found["RSS sidecar-child <= 96 MiB"].word == "MISS"
+
+
+def test_reports_name_every_target(results: dict[str, TargetResult]) -> None:
+    info = RunInfo(16, 2, 3, 5, 2, "wrk 4.1.0", "OpenBao v2.7.2", "GET", 0.1, "commit abc1234")
+    rss = {SIDECAR: 80.0, CHILD: 81.0}
+    found = verdicts(results, rss)
+    text = text_report(info, results, rss, found)
+    table = markdown_table(results, rss)
+    record = json.loads(json.dumps(json_record(info, results, rss, found)))
+    for key in (DIRECT, AGENT, SIDECAR, CHILD):
+        assert key in text
+        assert f"| {key} |" in table
+        assert len(record["targets"][key]["runs"]) == 3
+    assert "MISS  child-per-request/direct >= 0.25" in text
+
+
+def test_sidecar_env_pins_the_measured_setup() -> None:
+    env = config.sidecar_env("http://127.0.0.1:1", "tok", child_tokens=True)
+    assert env["CHILD_TOKEN_ENABLED"] == "true"
+    assert env["RATE_LIMIT_ENABLED"] == "false"
+    assert json.loads(env["API_KEYS_JSON"]) == {config.API_KEY: config.AGENT_ID}
+
+
+def test_agent_config_listens_on_loopback_only() -> None:
+    hcl = config.agent_config_hcl("http://127.0.0.1:1", "/tmp/t", 4321)
+    assert 'address     = "127.0.0.1:4321"' in hcl
+    assert "use_auto_auth_token = true" in hcl
