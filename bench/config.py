@@ -7,6 +7,7 @@ bao agent and the sidecar can be read in one place.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from vault_mcp_sidecar.naming import policy_name
@@ -89,6 +90,11 @@ listener "tcp" {{
   tls_disable = true
 }}
 """
+
+
+def agent_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment minus BAO_*/VAULT_*: a shell's token or address stays out."""
+    return {k: v for k, v in base.items() if not k.upper().startswith(("BAO_", "VAULT_"))}
 
 
 def sidecar_env(vault_addr: str, token: str, *, child_tokens: bool) -> dict[str, str]:

@@ -80,32 +80,18 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 
 def build_targets(bao: OpenBao, agent_base: str, sidecars: dict[str, str]) -> list[Target]:
     """The four targets; all read the same seeded secret, each through its own path."""
-    kv = f"/v1/{config.kv_data_path()}"
-    vault_value = ("data", "data", "v")
-    key_header = {"X-API-Key": config.API_KEY}
-    sidecar_path = f"/secrets/{config.SECRET_PATH}"
+    kv, in_vault = f"/v1/{config.kv_data_path()}", ("data", "data", "v")
+    key, in_sidecar = {"X-API-Key": config.API_KEY}, ("data", "v")
+    secret = f"/secrets/{config.SECRET_PATH}"
+    direct_token = {"X-Vault-Token": parent_token(bao)}
     return [
-        Target(DIRECT, "direct OpenBao", bao.addr + kv, _token(bao), vault_value),
-        Target(AGENT, "bao agent (api_proxy)", agent_base + kv, {}, vault_value),
+        Target(DIRECT, "direct OpenBao", bao.addr + kv, direct_token, in_vault),
+        Target(AGENT, "bao agent (api_proxy)", agent_base + kv, {}, in_vault),
+        Target(SIDECAR, "sidecar, token reuse", sidecars[SIDECAR] + secret, key, in_sidecar),
         Target(
-            SIDECAR,
-            "sidecar, token reuse",
-            sidecars[SIDECAR] + sidecar_path,
-            key_header,
-            ("data", "v"),
-        ),
-        Target(
-            CHILD,
-            "sidecar, child token per request",
-            sidecars[CHILD] + sidecar_path,
-            key_header,
-            ("data", "v"),
+            CHILD, "sidecar, child token per request", sidecars[CHILD] + secret, key, in_sidecar
         ),
     ]
-
-
-def _token(bao: OpenBao) -> dict[str, str]:
-    return {"X-Vault-Token": parent_token(bao)}
 
 
 def _probe_counting_tokens(bao: OpenBao, target: Target) -> None:
@@ -157,7 +143,7 @@ def bench(options: Options) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-bench-")))
         bao = start_openbao(stack)
         provision(bao)
-        _agent, agent_base = start_agent(stack, bao, workdir)
+        agent_base = start_agent(stack, bao, workdir)
         sidecars = {
             key: start_sidecar(stack, bao, workdir, child_tokens=key == CHILD)
             for key in (SIDECAR, CHILD)

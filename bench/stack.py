@@ -113,18 +113,20 @@ def token_count(bao: OpenBao) -> int:
     return len(bao.api("LIST", "auth/token/accessors")["data"]["keys"])
 
 
-def start_agent(stack: contextlib.ExitStack, bao: OpenBao, workdir: Path) -> tuple[Service, str]:
-    """A bao agent API proxy with token_file auto-auth; returns it and its base URL."""
+def start_agent(stack: contextlib.ExitStack, bao: OpenBao, workdir: Path) -> str:
+    """A bao agent API proxy with token_file auto-auth; returns its base URL."""
     token_file = _secret_file(workdir / "agent-token", parent_token(bao))
     port = free_port()
     hcl = workdir / "agent.hcl"
     hcl.write_text(config.agent_config_hcl(bao.addr, str(token_file), port))
     args = [bao_binary(), "agent", f"-config={hcl}", "-log-level=warn"]
-    service = start_service(stack, "bao agent", args, os.environ, workdir / "agent.log")
+    service = start_service(
+        stack, "bao agent", args, config.agent_env(os.environ), workdir / "agent.log"
+    )
     base = f"http://127.0.0.1:{port}"
     # Ready means auto-auth is done too: the proxied read succeeds without a token.
     wait_ready(service, f"{base}/v1/{config.kv_data_path()}")
-    return service, base
+    return base
 
 
 def start_openbao(stack: contextlib.ExitStack) -> OpenBao:
