@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from vault_mcp_sidecar import __version__
 from vault_mcp_sidecar.api.errors import install_error_handlers
+from vault_mcp_sidecar.api.fast_read import FastReadMiddleware
 from vault_mcp_sidecar.api.middleware import RequestContextMiddleware
 from vault_mcp_sidecar.api.routes import secrets, system, transit
 from vault_mcp_sidecar.auth.trusted_proxies import TrustedProxyMiddleware
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.mtls_verify_header,
         settings.mtls_xfcc_header,
     ]
+    app.add_middleware(FastReadMiddleware, runtime=runtime)
     app.add_middleware(
         TrustedProxyMiddleware, networks=settings.trusted_proxies, headers=mtls_headers
     )

@@ -8,15 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import SecretStr
+from starlette.datastructures import Headers
 
 from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator
 from vault_mcp_sidecar.auth.authenticator import Authenticator
 from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator, JwtConfig
 from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator, MtlsConfig
-from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.auth.principal import ForbiddenError, Principal
 from vault_mcp_sidecar.config import Settings
 from vault_mcp_sidecar.naming import KvLayout
 from vault_mcp_sidecar.ratelimit import AgentRateLimiter
+from vault_mcp_sidecar.scopes import Scope
 from vault_mcp_sidecar.vault.child_tokens import ChildTokenMinter
 from vault_mcp_sidecar.vault.client import VaultClient
 from vault_mcp_sidecar.vault.errors import VaultError
@@ -42,6 +44,16 @@ class Runtime:
     async def close(self) -> None:
         await self.parent.close()
         await self.vault.close()
+
+    async def authenticate(self, headers: Headers) -> Principal:
+        return await self.authenticator.authenticate(headers)
+
+    def admit(self, principal: Principal, scope: Scope) -> None:
+        """The caller holds `scope` and has not used up its agent's rate limit."""
+        if not principal.allows(scope):
+            raise ForbiddenError(f"scope {scope.value!r} not granted")
+        if self.rate_limiter is not None:
+            self.rate_limiter.hit(principal.subject)
 
     async def token_for(self, principal: Principal) -> str:
         """The token a request acts with: a fresh child bound to the agent's policy, or the

@@ -82,20 +82,34 @@ def _vault_error(_request: Request, exc: Exception) -> JSONResponse:
     return _error(502, "unexpected response from Vault")
 
 
+Handler = Callable[[Request, Exception], JSONResponse]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    handlers: dict[type[Exception], Callable[[Request, Exception], JSONResponse]] = {
-        AuthError: _auth_error,
-        ForbiddenError: _with_message(403),
-        PathError: _with_message(400),
-        InvalidName: _with_message(400),
-        TransitInputError: _with_message(400),
-        SecretNotFound: _fixed(404, "secret not found (or that version is deleted)"),
-        TransitKeyNotFound: _fixed(404, "no such transit key for this agent"),
-        CasMismatch: _fixed(409, "check-and-set version mismatch"),
-        RateLimited: _rate_limited,
-        RequestValidationError: _validation,
-        VaultUnavailable: _vault_unavailable,
-        VaultError: _vault_error,
-    }
-    for exc_class, handler in handlers.items():
+    for exc_class, handler in HANDLERS.items():
         app.add_exception_handler(exc_class, handler)
+
+
+def handler_for(exc: Exception) -> Handler | None:
+    """The handler FastAPI would pick for `exc` (nearest class in its MRO), for code that
+    answers outside FastAPI's exception machinery (`api.fast_read`)."""
+    for cls in type(exc).__mro__:
+        if cls in HANDLERS:
+            return HANDLERS[cls]
+    return None
+
+
+HANDLERS: dict[type[Exception], Handler] = {
+    AuthError: _auth_error,
+    ForbiddenError: _with_message(403),
+    PathError: _with_message(400),
+    InvalidName: _with_message(400),
+    TransitInputError: _with_message(400),
+    SecretNotFound: _fixed(404, "secret not found (or that version is deleted)"),
+    TransitKeyNotFound: _fixed(404, "no such transit key for this agent"),
+    CasMismatch: _fixed(409, "check-and-set version mismatch"),
+    RateLimited: _rate_limited,
+    RequestValidationError: _validation,
+    VaultUnavailable: _vault_unavailable,
+    VaultError: _vault_error,
+}

@@ -110,10 +110,12 @@ def _log_access(scope: Scope, status: int, started: float) -> None:
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
     }
+    state = scope.get("state", {})
     route = scope.get("route")
-    if route is not None and getattr(route, "operation_id", None):
-        fields["operation"] = route.operation_id
-    principal = scope.get("state", {}).get("principal")
+    operation = getattr(route, "operation_id", None) or state.get("operation")
+    if operation:
+        fields["operation"] = operation
+    principal = state.get("principal")
     if isinstance(principal, Principal):
         fields |= {"agent": principal.subject, "auth_mode": principal.mode.value}
         fields["principal"] = principal.identity

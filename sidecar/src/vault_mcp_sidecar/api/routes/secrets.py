@@ -16,7 +16,9 @@ from vault_mcp_sidecar.api.models import (
     VersionsResult,
     WriteSecretRequest,
 )
+from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.paths import validate_path
+from vault_mcp_sidecar.runtime import Runtime
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
 
@@ -39,6 +41,13 @@ async def read_secret(
     version: Annotated[int | None, Query(ge=1, description="A specific version")] = None,
 ) -> dict[str, Any]:
     """Read the latest (or a given) version of the secret at `path`."""
+    return await read(runtime, caller, path, version)
+
+
+async def read(
+    runtime: Runtime, caller: Principal, path: str, version: int | None
+) -> dict[str, Any]:
+    """The read operation itself; also served by `api.fast_read` without FastAPI."""
     token = await runtime.token_for(caller)
     return {"path": path, **await runtime.kv.read(token, caller.subject, path, version)}
 
