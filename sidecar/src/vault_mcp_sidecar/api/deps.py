@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from vault_mcp_sidecar.auth.principal import ForbiddenError, Principal
+from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.paths import PathError, validate_path
 from vault_mcp_sidecar.runtime import Runtime
 from vault_mcp_sidecar.scopes import Scope
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async (like every dependency here): a sync one would hop to a worker thread per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -22,7 +23,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def authenticate(request: Request, runtime: RuntimeDep) -> Principal:
-    principal = await runtime.authenticator.authenticate(request.headers)
+    principal = await runtime.authenticate(request.headers)
     request.state.principal = principal  # for the access/audit log line
     return principal
 
@@ -34,10 +35,7 @@ def require(scope: Scope) -> Callable[[Principal, Runtime], Awaitable[Principal]
     """Dependency: the caller holds `scope`, and has not used up its rate limit."""
 
     async def check(principal: CurrentPrincipal, runtime: RuntimeDep) -> Principal:
-        if not principal.allows(scope):
-            raise ForbiddenError(f"scope {scope.value!r} not granted")
-        if runtime.rate_limiter is not None:
-            runtime.rate_limiter.hit(principal.subject)
+        runtime.admit(principal, scope)
         return principal
 
     return check
@@ -49,7 +47,7 @@ Lister = Annotated[Principal, Depends(require(Scope.LIST))]
 Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]
 
 
-def secret_path(request: Request, path: str) -> str:
+async def secret_path(request: Request, path: str) -> str:
     """The `{path}` of a secrets route, refused unless it is a safe relative path.
 
     Any percent-encoding in the raw URL is refused outright: a valid path never needs it, and
