@@ -8,6 +8,8 @@ scope check and rate limit run for the tool call exactly as for the REST call.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi_mcp import AuthConfig, FastApiMCP
@@ -15,6 +17,7 @@ from fastapi_mcp import AuthConfig, FastApiMCP
 from vault_mcp_sidecar.api.deps import authenticate
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
 from vault_mcp_sidecar.config import Settings
+from vault_mcp_sidecar.paths import validate_path
 
 TOOLS = [
     "write_secret",
@@ -36,6 +39,27 @@ def forwarded_headers(settings: Settings) -> list[str]:
     return [name.lower() for name in names if name]
 
 
+class _PathCheckingMCP(FastApiMCP):  # type: ignore[misc]  # fastapi-mcp ships no types
+    """fastapi-mcp pastes path arguments into the replay URL unescaped, and httpx then resolves
+    `..`/`.` segments and cuts at `?`/`#` — so `x/../victim` reached the route as `victim`
+    and overwrote it. Validate path arguments before the URL is built, as REST does."""
+
+    async def _execute_api_tool(
+        self,
+        client: httpx.AsyncClient,
+        tool_name: str,
+        arguments: dict[str, Any],
+        operation_map: dict[str, dict[str, Any]],
+        http_request_info: Any = None,
+    ) -> Any:
+        for param in operation_map.get(tool_name, {}).get("parameters", []):
+            if param.get("in") == "path" and param.get("name") in (arguments or {}):
+                validate_path(str(arguments[param["name"]]))  # PathError -> tool error result
+        return await super()._execute_api_tool(
+            client, tool_name, arguments, operation_map, http_request_info
+        )
+
+
 def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
     # The replay transport reports IN_PROCESS_PEER as the client, so the trusted-proxy
     # middleware passes the (already cleaned) identity headers through unchanged.
@@ -46,7 +70,7 @@ def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
         base_url="http://sidecar.internal",
         timeout=30.0,
     )
-    mcp = FastApiMCP(
+    mcp = _PathCheckingMCP(
         app,
         name="vault-mcp-bridge",
         description="Agent-scoped secrets (KV v2) and encryption (Transit) in Vault/OpenBao",
