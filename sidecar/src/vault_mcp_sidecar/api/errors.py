@@ -65,7 +65,7 @@ def _validation(_request: Request, exc: Exception) -> JSONResponse:
 def _vault_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VaultUnavailable)
     log.warning("Vault unavailable", extra={"reason": exc.reason})
-    return _error(503, "Vault is unavailable", {"Retry-After": RETRY_AFTER_SECONDS})
+    return _error(503, exc.detail, {"Retry-After": RETRY_AFTER_SECONDS})
 
 
 def _vault_error(_request: Request, exc: Exception) -> JSONResponse:

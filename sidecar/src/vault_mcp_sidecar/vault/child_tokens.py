@@ -30,14 +30,24 @@ class ChildTokenMinter:
 
     async def mint(self, parent: str, subject: str) -> str:
         policy = policy_name(self._policy_prefix, subject)
-        if self._no_role_until.get(policy, 0.0) < time.monotonic():
+        probe = self._no_role_until.get(policy, 0.0) < time.monotonic()
+        if probe:
             try:
                 return await self._create(parent, f"auth/token/create/{policy}", policy)
             except VaultError as exc:
                 if not _missing_role(exc):
                     raise
-                self._no_role_until[policy] = time.monotonic() + ROLE_PROBE_SECONDS
-        return await self._create(parent, "auth/token/create", policy)
+        try:
+            token = await self._create(parent, "auth/token/create", policy)
+        except VaultError:
+            # Neither way worked: most likely a revoked parent (403 on both), not a missing
+            # role. Remembering "no role" would keep a re-logged-in parent that may only use
+            # the role on the refused path for a whole probe interval.
+            self._no_role_until.pop(policy, None)
+            raise
+        if probe:
+            self._no_role_until[policy] = time.monotonic() + ROLE_PROBE_SECONDS
+        return token
 
     async def _create(self, parent: str, path: str, policy: str) -> str:
         body = {

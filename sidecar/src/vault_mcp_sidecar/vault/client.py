@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class VaultClient:
         self._namespace = namespace
         self._cacert = cacert
         self._session: aiohttp.ClientSession | None = None
+        # Told of every token Vault answers 403 to (see ParentToken); no I/O, never raises.
+        self.on_denied: Callable[[str], None] | None = None
 
     async def start(self) -> None:
         ssl_context = ssl.create_default_context(cafile=self._cacert) if self._cacert else None
@@ -66,6 +69,8 @@ class VaultClient:
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise VaultUnavailable(f"cannot reach Vault ({type(exc).__name__})") from None
+        if status == 403 and token and self.on_denied is not None:
+            self.on_denied(token)
         return _decode(status, raw)
 
     def _headers(self, token: str | None) -> dict[str, str]:

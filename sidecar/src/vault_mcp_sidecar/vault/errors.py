@@ -18,6 +18,15 @@ class VaultError(Exception):
 class VaultUnavailable(VaultError):
     """Vault cannot be reached, is sealed or is on standby: try again later (503)."""
 
+    detail = "Vault is unavailable"  # what the caller is told; `reason` is for the log
+
     def __init__(self, reason: str) -> None:
         super().__init__(503, [reason])
         self.reason = reason
+
+
+class VaultLoginFailed(VaultUnavailable):
+    """The sidecar's own credentials (AppRole) were refused or unreadable: not the caller's
+    fault, so 503 like an outage, but saying what is wrong."""
+
+    detail = "the sidecar cannot log in to Vault: its AppRole credentials are missing or refused"

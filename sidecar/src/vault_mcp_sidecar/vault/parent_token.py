@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault_mcp_sidecar.vault.client import VaultClient
-from vault_mcp_sidecar.vault.errors import VaultError, VaultUnavailable
+from vault_mcp_sidecar.vault.errors import VaultError, VaultLoginFailed, VaultUnavailable
 
 log = logging.getLogger(__name__)
 MIN_RENEW_SECONDS = 5.0
@@ -34,7 +34,7 @@ class AppRoleCredentials:
         role_id = _read(self.role_id_file) if self.role_id_file else self.role_id
         secret_id = _read(self.secret_id_file) if self.secret_id_file else self.secret_id
         if not role_id or not secret_id:
-            raise VaultUnavailable("AppRole credentials are empty")
+            raise VaultLoginFailed("AppRole credentials are empty")
         return role_id, secret_id
 
 
@@ -42,7 +42,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text().strip()
     except OSError as exc:
-        raise VaultUnavailable(f"cannot read {path.name} ({exc.strerror})") from None
+        raise VaultLoginFailed(f"cannot read {path.name} ({exc.strerror})") from None
 
 
 @dataclass(slots=True)
@@ -64,16 +64,37 @@ class ParentToken:
         self._lease: _Lease | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # A token Vault just refused (403). If it is the parent, it may have been revoked: in
+        # token-reuse mode nothing else would notice until the next renewal, minutes away.
+        self._denied: str | None = None
+        client.on_denied = self._note_denied
 
     async def get(self) -> str:
         lease = self._lease
-        if lease is not None:
+        if lease is not None and lease.token != self._denied:
             return lease.token
         async with self._lock:
+            lease = self._lease
+            if lease is not None and lease.token == self._denied:
+                if not await self._alive(lease.token):
+                    self._lease = None  # revoked or expired: log in again below
+                self._denied = None
             if self._lease is None:
                 self._lease = await self._acquire()
                 self._start_renewal()
             return self._lease.token
+
+    def _note_denied(self, token: str) -> None:
+        self._denied = token
+
+    async def _alive(self, token: str) -> bool:
+        try:
+            await self._client.call("GET", "auth/token/lookup-self", token)
+        except VaultError as exc:
+            if exc.status == 403:
+                return False
+            raise
+        return True
 
     def invalidate(self) -> None:
         """Forget the token (it was revoked or expired); the next get() logs in again."""
@@ -96,9 +117,14 @@ class ParentToken:
     async def _login(self, approle: AppRoleCredentials) -> _Lease:
         role_id, secret_id = approle.read()
         body = {"role_id": role_id, "secret_id": secret_id}
-        auth = (await self._client.call("POST", f"auth/{approle.mount}/login", None, body=body))[
-            "auth"
-        ]
+        try:
+            data = await self._client.call("POST", f"auth/{approle.mount}/login", None, body=body)
+        except VaultError as exc:
+            if isinstance(exc, VaultUnavailable):
+                raise  # an outage, not a refusal
+            # Vault says 400 for bad credentials: the caller did nothing wrong, so not a 400.
+            raise VaultLoginFailed(f"AppRole login refused ({exc.status})") from None
+        auth = data["auth"]
         log.info("logged in to Vault with AppRole", extra={"ttl": auth["lease_duration"]})
         return _Lease(auth["client_token"], float(auth["lease_duration"]), auth["renewable"])
 
@@ -117,6 +143,8 @@ class ParentToken:
             await self._renew_once(lease)
 
     async def _renew_once(self, lease: _Lease) -> None:
+        if self._lease is not lease:
+            return  # replaced while we slept (a new login): renewing the old one would fail
         try:
             if not lease.renewable:
                 raise VaultError(400, ["token not renewable"])
