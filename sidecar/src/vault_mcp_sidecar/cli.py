@@ -35,7 +35,7 @@ def _policy(args: argparse.Namespace) -> int:
             args.agent, mount=args.mount, prefix=args.prefix, transit_mount=args.transit_mount
         )
     except InvalidName as exc:
-        print(f"vault-mcp-sidecar: --agent: {exc}", file=sys.stderr)
+        print(f"vault-mcp-sidecar: policy: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(hcl)
     return 0

@@ -6,7 +6,13 @@ agent's own KV subtree and its own Transit keys, nothing else.
 
 from __future__ import annotations
 
-from vault_mcp_sidecar.naming import KvLayout, check_subject, transit_key_prefix
+from vault_mcp_sidecar.naming import (
+    InvalidName,
+    KvLayout,
+    check_prefix,
+    check_subject,
+    transit_key_prefix,
+)
 
 
 def agent_policy_hcl(
@@ -14,6 +20,13 @@ def agent_policy_hcl(
 ) -> str:
     """HCL for `{policy prefix}{subject}`: KV v2 under the agent's folder, its Transit keys."""
     check_subject(subject)
+    # Mounts and prefix go into the HCL verbatim too: a quote, `*` or `+` in them would widen
+    # the grant (or inject rules), so they must be plain path segments like the subject.
+    for name, value in (("mount", mount), ("prefix", prefix), ("transit_mount", transit_mount)):
+        try:
+            check_prefix(value)
+        except InvalidName as exc:
+            raise InvalidName(f"{name}: {exc}") from None
     kv = KvLayout(mount, prefix)
     folder = kv.folder(subject)
     keys = transit_key_prefix(prefix, subject)

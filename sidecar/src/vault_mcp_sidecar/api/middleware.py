@@ -10,6 +10,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,34 +40,45 @@ class RequestContextMiddleware:
         if scope["path"].startswith("/mcp"):
             # fastapi-mcp forwards this header into each tool call's replayed request, so the
             # tool call's own access line carries the id of the MCP request that caused it.
-            scope = {
-                **scope,
-                "headers": [*scope["headers"], (b"x-request-id", request_id.encode())],
-            }
+            # Replace, not append: fastapi-mcp forwards the first one, which may be the
+            # caller's invalid id rather than the one this request is logged under.
+            headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+            scope = {**scope, "headers": [*headers, (b"x-request-id", request_id.encode())]}
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = rejected = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
+            if rejected:
+                return  # we already answered 413; drop the app's own reply to the cut-off body
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        async def too_large() -> None:
+            # Answer 413 here, from the receive wrapper: the app may swallow BodyTooLarge (FastAPI
+            # turns any body-reading error into a 400), so its reply must not be the one sent.
+            nonlocal rejected
+            if not response_started:
+                await _reject(send_with_id, 413, "request body too large")
+                rejected = True
+
         try:
             if _declared_length(scope) > self.max_body_bytes:
-                status = 413
                 await _reject(send_with_id, 413, "request body too large")
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, too_large), send_with_id)
         except BodyTooLarge:
-            await _reject(send_with_id, 413, "request body too large")
+            await too_large()
         finally:
             _log_access(scope, status, started)
             request_id_var.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, too_large: Callable[[], Awaitable[None]]) -> Receive:
         received = 0
 
         async def limited() -> Message:
@@ -74,6 +86,7 @@ class RequestContextMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:
+                await too_large()
                 raise BodyTooLarge
             return message
 

@@ -104,18 +104,23 @@ def _split_unescaped(text: str, separators: str) -> list[str]:
 def _unescape(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
-    out: list[str] = []
+    # `\XX` pairs are bytes of the value's UTF-8 encoding (RFC 4514 §2.4), so `\C3\A9` is
+    # one "é": collect bytes and decode once, rather than one character per pair.
+    out = bytearray()
     i = 0
     while i < len(value):
         if value[i] == "\\" and i + 1 < len(value):
             hex_pair = value[i + 1 : i + 3]
             if re.fullmatch(r"[0-9A-Fa-f]{2}", hex_pair):
-                out.append(chr(int(hex_pair, 16)))
+                out.append(int(hex_pair, 16))
                 i += 3
                 continue
-            out.append(value[i + 1])
+            out += value[i + 1].encode()
             i += 2
             continue
-        out.append(value[i])
+        out += value[i].encode()
         i += 1
-    return "".join(out)
+    try:
+        return out.decode()
+    except UnicodeDecodeError:
+        raise IdentityParseError("DN value is not valid UTF-8") from None

@@ -26,6 +26,10 @@ def is_trusted(host: str | None, networks: Iterable[Network]) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # A dual-stack listener (HOST=::) reports IPv4 peers as ::ffff:a.b.c.d; match them
+    # against the IPv4 CIDRs they really are in.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     return any(address in network for network in networks)
 
 
