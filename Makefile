@@ -21,7 +21,7 @@ $(STAMP): sidecar/pyproject.toml requirements-dev.txt
 	@touch $@
 
 demo: $(STAMP) ## The main job: OpenBao dev server + three agents + sidecar with every auth mode
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m scripts.demo
 
 ##@ Quality
 

@@ -1,0 +1,1 @@
+"""Developer scripts: the `make demo` entry point and its helpers (run from the repo root)."""
