@@ -88,6 +88,31 @@ class Settings(BaseSettings):
     debug_endpoints_enabled: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    @field_validator(
+        "vault_token",
+        "vault_role_id",
+        "vault_secret_id",
+        "vault_role_id_file",
+        "vault_secret_id_file",
+        "vault_namespace",
+        "vault_cacert",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `VAULT_TOKEN=` (say, `${VAULT_TOKEN}` of an unset shell variable) means "not set":
+        # taken literally it started a sidecar with no credential, and an empty *_FILE or
+        # VAULT_CACERT became Path("."), failing only later.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("vault_cacert")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        # Checked here: at TLS setup a missing file was a traceback, not one line.
+        if value is not None and not value.is_file():
+            raise ValueError("no such file")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
