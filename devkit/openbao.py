@@ -73,7 +73,11 @@ class OpenBao:
         return self.workdir / "server.log"
 
     def __enter__(self) -> OpenBao:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()  # a half-started server must not outlive a failed start
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,14 +90,12 @@ class OpenBao:
         config = self._write_config()
         args = [bao_binary(), "server", f"-config={config}"]
         if self.dev:
-            args += [
-                "-dev",
-                f"-dev-root-token-id={self.token}",
-                f"-dev-listen-address=127.0.0.1:{self.port}",
-            ]
+            args += ["-dev", f"-dev-listen-address=127.0.0.1:{self.port}"]
+        # The root token goes through the environment, not argv, where `ps` shows it to anyone.
+        env = {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": self.token}
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
         self._wait_until_answering()
         if not self.dev:
@@ -114,6 +116,10 @@ class OpenBao:
         """Stop and start again on the same port; needs `dev=False` to keep data."""
         self.stop()
         self.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:

@@ -40,6 +40,7 @@ class SidecarProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.log_file.unlink(missing_ok=True)
 
     def start(self) -> None:
         env = {**_base_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}

@@ -191,8 +191,8 @@ def _start_openbao(stack: ExitStack, port: int, started: Started) -> OpenBao:
     stack.callback(shutil.rmtree, bao.workdir, ignore_errors=True)
     stack.callback(bao.stop)
     bao.start()
-    assert bao._proc is not None  # devkit's OpenBao exposes no pid; we need it to verify
-    started.pids["OpenBao"] = bao._proc.pid
+    assert bao.pid is not None
+    started.pids["OpenBao"] = bao.pid
     started.ports += [port, port + 1]
     return bao
 

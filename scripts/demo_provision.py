@@ -13,7 +13,7 @@ from typing import Any
 
 from devkit.openbao import OpenBao
 from vault_mcp_sidecar.naming import policy_name
-from vault_mcp_sidecar.policy import agent_policy_hcl
+from vault_mcp_sidecar.policy import agent_policy_hcl, minter_policy_hcl
 
 POLICY_PREFIX = "mcp-agent-"
 TRANSIT_MOUNT = "transit"
@@ -39,7 +39,9 @@ def provision(bao: OpenBao, agents: Sequence[str]) -> SidecarLogin:
         policy = policy_name(POLICY_PREFIX, agent)
         bao.write_policy(policy, agent_policy_hcl(agent, transit_mount=TRANSIT_MOUNT))
         bao.api("POST", f"auth/token/roles/{policy}", token_role_body(policy))
-    bao.write_policy(MINTER_POLICY, minter_policy_hcl(agents))
+    bao.write_policy(
+        MINTER_POLICY, minter_policy_hcl([policy_name(POLICY_PREFIX, a) for a in agents])
+    )
     _enable_approle(bao)
     role = f"auth/{APPROLE_MOUNT}/role/{SIDECAR_ROLE}"
     bao.api("POST", role, approle_body())
@@ -63,20 +65,6 @@ def token_role_body(policy: str) -> dict[str, Any]:
         "token_no_default_policy": True,
         "token_type": "service",
     }
-
-
-def minter_policy_hcl(agents: Sequence[str]) -> str:
-    """The sidecar's own policy: mint children through the agents' token roles, keep its own
-    token alive, nothing else — it cannot read or write any secret itself."""
-    rules = [
-        f'path "auth/token/create/{policy_name(POLICY_PREFIX, agent)}" {{\n'
-        '  capabilities = ["update"]\n}\n'
-        for agent in agents
-    ]
-    rules.append('path "auth/token/renew-self" {\n  capabilities = ["update"]\n}\n')
-    rules.append('path "auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n')
-    header = "# Vault MCP Bridge demo: the sidecar may only mint agent child tokens.\n"
-    return header + "\n".join(rules)
 
 
 def approle_body() -> dict[str, Any]:

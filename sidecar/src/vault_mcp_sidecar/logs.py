@@ -27,6 +27,23 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+class _DropExpectedMcpErrors(logging.Filter):
+    """Two error lines the MCP libraries write in normal operation, dropped so that an error
+    in our log means something: fastapi-mcp's "Error calling <tool>" for every 4xx tool result
+    (the replayed request's own access line already has the status), and the MCP SDK's
+    ClosedResourceError when a client ends its session."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "fastapi_mcp.server" and record.getMessage().startswith("Error calling"):
+            return False
+        exc_type = record.exc_info[0] if record.exc_info else None
+        return not (
+            record.name == "mcp.server.streamable_http"
+            and exc_type is not None
+            and exc_type.__name__ == "ClosedResourceError"
+        )
+
+
 class JsonFormatter(logging.Formatter):
     converter = time.gmtime  # type: ignore[assignment]  # UTC timestamps
 
@@ -49,6 +66,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_DropExpectedMcpErrors())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

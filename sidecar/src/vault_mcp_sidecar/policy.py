@@ -6,6 +6,8 @@ agent's own KV subtree and its own Transit keys, nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vault_mcp_sidecar.naming import (
     InvalidName,
     KvLayout,
@@ -45,6 +47,22 @@ def agent_policy_hcl(
             "",
         ]
     )
+
+
+def minter_policy_hcl(role_names: Sequence[str]) -> str:
+    """The sidecar's own policy: mint children through the named token roles and keep its
+    own token alive — nothing else, so the sidecar's token cannot touch any secret itself.
+
+    The renew/lookup rules matter: without them the sidecar's token could not be renewed and
+    the sidecar would have to log in again at every expiry.
+    """
+    for role in role_names:
+        check_prefix(role)  # a role name goes into the HCL path verbatim
+    rules = [_rule(f"auth/token/create/{role}", "update") for role in role_names]
+    rules.append(_rule("auth/token/renew-self", "update"))
+    rules.append(_rule("auth/token/lookup-self", "read"))
+    header = "# Vault MCP Bridge sidecar: may only mint agent child tokens. Generated.\n"
+    return header + "\n".join(rules)
 
 
 def _rule(path: str, *capabilities: str) -> str:

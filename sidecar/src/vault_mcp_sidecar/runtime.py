@@ -21,7 +21,6 @@ from vault_mcp_sidecar.ratelimit import AgentRateLimiter
 from vault_mcp_sidecar.scopes import Scope
 from vault_mcp_sidecar.vault.child_tokens import ChildTokenMinter
 from vault_mcp_sidecar.vault.client import VaultClient
-from vault_mcp_sidecar.vault.errors import VaultError
 from vault_mcp_sidecar.vault.kv import KvStore
 from vault_mcp_sidecar.vault.parent_token import AppRoleCredentials, ParentToken
 from vault_mcp_sidecar.vault.transit import Transit
@@ -61,12 +60,11 @@ class Runtime:
         parent = await self.parent.get()
         if self.minter is None:
             return parent
-        try:
-            return await self.minter.mint(parent, principal.subject)
-        except VaultError as exc:
-            if exc.status == 403:
-                self.parent.invalidate()  # revoked or expired: log in again next time
-            raise
+        # A 403 here need not mean the parent is dead (the agent's token role or policy may be
+        # missing): ParentToken hears of it through VaultClient.on_denied and checks the token
+        # with lookup-self before logging in again, so a misconfigured agent cannot cause a
+        # login per request.
+        return await self.minter.mint(parent, principal.subject)
 
 
 def build_runtime(settings: Settings) -> Runtime:

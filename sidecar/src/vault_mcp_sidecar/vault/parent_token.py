@@ -96,10 +96,6 @@ class ParentToken:
             raise
         return True
 
-    def invalidate(self) -> None:
-        """Forget the token (it was revoked or expired); the next get() logs in again."""
-        self._lease = None
-
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
