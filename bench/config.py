@@ -15,7 +15,7 @@ from vault_mcp_sidecar.naming import policy_name
 AGENT_ID = "bench-agent"
 POLICY_PREFIX = "mcp-agent-"  # the sidecar's CHILD_TOKEN_POLICY_PREFIX default
 AGENT_POLICY = policy_name(POLICY_PREFIX, AGENT_ID)
-PARENT_POLICY = "mcp-bench-parent"
+PARENT_POLICY = "mcp-bench-minter"
 KV_MOUNT = "secret"
 KV_PREFIX = "mcp"
 SECRET_PATH = "k"
@@ -29,17 +29,6 @@ CHILD_TOKEN_TTL = "2h"
 def kv_data_path() -> str:
     """The seeded secret's KV v2 API path, as direct clients and the bao agent read it."""
     return f"{KV_MOUNT}/data/{KV_PREFIX}/{AGENT_ID}/{SECRET_PATH}"
-
-
-def parent_policy_hcl() -> str:
-    """The sidecar's (and bao agent's) own policy: mint children, through the role or plainly.
-
-    The parent also holds the agent policy, so token-reuse mode reads KV with the parent itself.
-    """
-    return (
-        f'path "auth/token/create/{AGENT_POLICY}" {{\n  capabilities = ["update"]\n}}\n'
-        'path "auth/token/create" {\n  capabilities = ["update"]\n}\n'
-    )
 
 
 def token_role() -> dict[str, Any]:
@@ -56,10 +45,12 @@ def token_role() -> dict[str, Any]:
 def parent_token_request() -> dict[str, Any]:
     """A service token with unlimited uses (Vault refuses children of use-limited tokens).
 
-    It keeps the default policy: the bao agent's token_file auto-auth calls lookup-self.
+    Minter policy (mint through the role, lookup/renew itself) as the sidecar has it in
+    production, plus the agent policy so token-reuse mode can read KV with the parent itself.
     """
     return {
         "policies": [PARENT_POLICY, AGENT_POLICY],
+        "no_default_policy": True,
         "ttl": "4h",
         "renewable": True,
         "type": "service",

@@ -21,7 +21,7 @@ from bench import config
 from devkit.openbao import OpenBao, bao_binary
 from devkit.ports import free_port
 from devkit.sidecar import SidecarProcess
-from vault_mcp_sidecar.policy import agent_policy_hcl
+from vault_mcp_sidecar.policy import agent_policy_hcl, minter_policy_hcl
 
 _READY_TIMEOUT_S = 30.0
 
@@ -92,11 +92,11 @@ def wait_ready(service: Service, url: str, headers: Mapping[str, str] | None = N
 
 
 def provision(bao: OpenBao) -> None:
-    """Transit, the seeded secret, the agent and parent policies and the child-token role."""
+    """Transit, the seeded secret, the agent and minter policies and the child-token role."""
     bao.enable_engine("transit", "transit")
     bao.api("POST", config.kv_data_path(), {"data": {"v": config.SECRET_VALUE}})
     bao.write_policy(config.AGENT_POLICY, agent_policy_hcl(config.AGENT_ID))
-    bao.write_policy(config.PARENT_POLICY, config.parent_policy_hcl())
+    bao.write_policy(config.PARENT_POLICY, minter_policy_hcl([config.AGENT_POLICY]))
     bao.api("POST", f"auth/token/roles/{config.AGENT_POLICY}", config.token_role())
 
 
