@@ -161,3 +161,19 @@ def test_bad_credentials_answer_503_and_the_process_stays_up(
         # Fixing the file is enough: no restart.
         (tmp_path / "secret_id").write_text(approle.new_secret_id())
         assert _roundtrip(sidecar).status_code == 200
+
+
+def test_a_refused_mint_does_not_log_in_again_on_every_request(
+    approle: AppRole, tmp_path: Path
+) -> None:
+    """bob has no token role this sidecar's token may use: minting is refused (403). That says
+    nothing about the sidecar's own token, which stays valid — so it must be checked, not
+    thrown away: a fresh AppRole login per request would flood Vault with tokens."""
+    write_credentials(tmp_path, approle.role_id, approle.new_secret_id())
+    since = len(approle.bao.audit_entries())
+    env = approle_env(approle.bao, tmp_path, CHILD_TOKEN_ENABLED="true")
+    with running(env) as sidecar, client(sidecar, "bob") as bob:
+        statuses = [bob.get("/secrets", params={"prefix": ""}).status_code for _ in range(5)]
+        assert statuses == [403] * 5
+        assert _roundtrip(sidecar).status_code == 200  # alice, on the same parent token
+    assert len(approle.login_accessors(since)) == 1
