@@ -31,7 +31,7 @@ test: $(STAMP) ## Unit + integration tests against a real OpenBao (what CI runs)
 lint: $(STAMP) ## ruff + mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sidecar/src tests bench scripts
+	$(BIN)/mypy sidecar/src sidecar/tests tests bench scripts devkit
 
 fmt: $(STAMP) ## Format and autofix with ruff
 	$(BIN)/ruff format .
