@@ -62,9 +62,12 @@ def wrk_command(target: Target, connections: int, threads: int, duration_s: int)
 def run_wrk(target: Target, connections: int, threads: int, duration_s: int) -> WrkRun:
     """One wrk run; raises LoadError on any error response, socket error or timeout."""
     command = wrk_command(target, connections, threads, duration_s)
-    proc = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=duration_s + 60
-    )
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=duration_s + 60
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(f"wrk hung on {target.label} (> {duration_s + 60} s)") from exc
     if proc.returncode != 0:
         raise LoadError(f"wrk failed on {target.label} ({proc.returncode}): {proc.stderr.strip()}")
     run = parse_wrk(proc.stdout)
