@@ -6,21 +6,36 @@ agent's own KV subtree and its own Transit keys, nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from vault_mcp_sidecar.naming import (
     InvalidName,
     KvLayout,
     check_prefix,
     check_subject,
+    transit_key_name,
     transit_key_prefix,
 )
+from vault_mcp_sidecar.scopes import ALL_SCOPES, Scope
 
 
 def agent_policy_hcl(
-    subject: str, *, mount: str = "secret", prefix: str = "mcp", transit_mount: str = "transit"
+    subject: str,
+    *,
+    mount: str = "secret",
+    prefix: str = "mcp",
+    transit_mount: str = "transit",
+    scopes: Iterable[Scope] = ALL_SCOPES,
+    transit_keys: Sequence[str] | None = None,
 ) -> str:
-    """HCL for `{policy prefix}{subject}`: KV v2 under the agent's folder, its Transit keys."""
+    """HCL for `{policy prefix}{subject}`: KV v2 under the agent's folder, its Transit keys.
+
+    `scopes` narrows the grants to what the agent may ever do (the operator passes a
+    VaultAgent's `spec.scopes`); a scope left out removes its capabilities, and a rule left
+    with none is dropped. `transit_keys=None` grants every key under the agent's key prefix,
+    created on first use (standalone mode); a list (the operator, which creates the keys)
+    grants exactly those keys and no key creation.
+    """
     check_subject(subject)
     # Mounts and prefix go into the HCL verbatim too: a quote, `*` or `+` in them would widen
     # the grant (or inject rules), so they must be plain path segments like the subject.
@@ -29,24 +44,55 @@ def agent_policy_hcl(
             check_prefix(value)
         except InvalidName as exc:
             raise InvalidName(f"{name}: {exc}") from None
-    kv = KvLayout(mount, prefix)
-    folder = kv.folder(subject)
-    keys = transit_key_prefix(prefix, subject)
-    return "\n".join(
-        [
-            f"# Vault MCP Bridge agent policy for {subject!r}. Generated; do not edit by hand.",
-            _rule(f"{mount}/data/{folder}/*", "create", "read", "update", "delete", "list"),
-            _rule(f"{mount}/metadata/{folder}", "read", "list"),
-            _rule(f"{mount}/metadata/{folder}/*", "read", "list"),
-            _rule(f"{mount}/delete/{folder}/*", "update"),
-            _rule(f"{mount}/undelete/{folder}/*", "update"),
-            _rule(f"{mount}/destroy/{folder}/*", "update"),
-            # `create` lets the first encrypt make the key (Transit upsert); keys are per agent.
-            _rule(f"{transit_mount}/encrypt/{keys}*", "create", "update"),
-            _rule(f"{transit_mount}/decrypt/{keys}*", "update"),
-            "",
-        ]
+    granted = frozenset(scopes)
+    rules = _kv_rules(f"{mount}/{{op}}/{KvLayout(mount, prefix).folder(subject)}", granted)
+    rules += _transit_rules(transit_mount, prefix, subject, granted, transit_keys)
+    header = f"# Vault MCP Bridge agent policy for {subject!r}. Generated; do not edit by hand."
+    return "\n".join([header, *rules, ""])
+
+
+def _kv_rules(template: str, scopes: frozenset[Scope]) -> list[str]:
+    read, write = Scope.READ in scopes, Scope.WRITE in scopes
+    listing, delete = Scope.LIST in scopes, Scope.DELETE in scopes
+    data = _caps(("create", write), ("read", read), ("update", write), ("delete", delete))
+    data += _caps(("list", listing))
+    meta = _caps(("read", read), ("list", listing))
+    folder = template.format(op="metadata")
+    return _rules(
+        (template.format(op="data") + "/*", data),
+        (folder, meta),
+        (folder + "/*", meta),
+        (template.format(op="delete") + "/*", _caps(("update", delete))),
+        (template.format(op="undelete") + "/*", _caps(("update", write))),
+        (template.format(op="destroy") + "/*", _caps(("update", write))),
     )
+
+
+def _transit_rules(
+    mount: str, prefix: str, subject: str, scopes: frozenset[Scope], keys: Sequence[str] | None
+) -> list[str]:
+    write, read = Scope.WRITE in scopes, Scope.READ in scopes
+    if keys is None:
+        # `create` lets the first encrypt make the key (Transit upsert); keys are per agent.
+        names = [transit_key_prefix(prefix, subject) + "*"]
+        encrypt = _caps(("create", write), ("update", write))
+    else:
+        names = [transit_key_name(prefix, subject, key) for key in dict.fromkeys(keys)]
+        encrypt = _caps(("update", write))
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    for name in names:
+        pairs.append((f"{mount}/encrypt/{name}", encrypt))
+        pairs.append((f"{mount}/decrypt/{name}", _caps(("update", read))))
+    return _rules(*pairs)
+
+
+def _caps(*wanted: tuple[str, bool]) -> tuple[str, ...]:
+    return tuple(capability for capability, granted in wanted if granted)
+
+
+def _rules(*pairs: tuple[str, tuple[str, ...]]) -> list[str]:
+    """Rules in the given order; a path left without capabilities gets no rule at all."""
+    return [_rule(path, *caps) for path, caps in pairs if caps]
 
 
 def minter_policy_hcl(role_names: Sequence[str]) -> str:

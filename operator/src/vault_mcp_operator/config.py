@@ -1,0 +1,136 @@
+"""Operator settings from the environment; a bad value is one line naming the variable.
+
+Names match the sidecar's where they mean the same thing (DESIGN §6): `VAULT_ADDR`,
+`KV_MOUNT`, `DEFAULT_PREFIX`, `TRANSIT_MOUNT`, `CHILD_TOKEN_POLICY_PREFIX`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vault_mcp_sidecar.naming import (
+    AGENT_POLICY_PREFIX,
+    MINTER_POLICY_PREFIX,
+    InvalidName,
+    check_policy_prefixes,
+    check_prefix,
+)
+
+DEFAULT_SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; `str()` is one line naming the variable."""
+
+
+class OperatorSettings(BaseSettings):
+    """Every setting of the operator; field names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # -- The operator's own Vault login (login.py) ---------------------------------------------
+    vault_addr: str = "http://localhost:8200"
+    vault_namespace: str | None = None
+    vault_cacert: Path | None = None
+    vault_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    vault_auth_method: Literal["token", "approle", "kubernetes"] | None = None
+    vault_token: SecretStr | None = None
+    vault_role_id: SecretStr | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_role_id_file: Path | None = None
+    vault_secret_id_file: Path | None = None
+    vault_approle_mount: str = "approle"  # where the operator's own AppRole lives
+    vault_k8s_role: str | None = None
+    vault_k8s_mount: str = "kubernetes"
+    vault_k8s_token_file: Path = DEFAULT_SA_TOKEN
+
+    # -- Where agents live in Vault (shared with the sidecar) ----------------------------------
+    kv_mount: str = "secret"
+    default_prefix: str = "mcp"
+    transit_mount: str = "transit"
+    child_token_policy_prefix: str = AGENT_POLICY_PREFIX
+    minter_policy_prefix: str = MINTER_POLICY_PREFIX
+    approle_mount: str = "approle"  # where the agents' AppRoles are written
+
+    # -- secret_id rotation --------------------------------------------------------------------
+    # Rotate once less than this fraction of the secret_id's TTL remains.
+    secret_id_rotate_fraction: float = Field(default=1 / 3, gt=0, lt=1)
+    # The replaced secret_id stays valid this long, so pods pick up the new one first.
+    secret_id_grace_seconds: int = Field(default=300, ge=0, le=7 * 24 * 3600)
+    # deletionPolicy Delete may remove agents' KV data and Transit keys; off = never (and the
+    # operator policy then has no such grant).
+    data_deletion_enabled: bool = True
+
+    @field_validator(
+        "vault_token",
+        "vault_role_id",
+        "vault_secret_id",
+        "vault_role_id_file",
+        "vault_secret_id_file",
+        "vault_namespace",
+        "vault_cacert",
+        "vault_k8s_role",
+        "vault_auth_method",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("vault_cacert")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file")
+        return value
+
+    @field_validator("vault_addr")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator(
+        "kv_mount",
+        "default_prefix",
+        "transit_mount",
+        "approle_mount",
+        "vault_approle_mount",
+        "vault_k8s_mount",
+    )
+    @classmethod
+    def _segments(cls, value: str) -> str:
+        try:
+            return check_prefix(value)
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _prefixes(self) -> OperatorSettings:
+        try:
+            check_policy_prefixes(self.child_token_policy_prefix, self.minter_policy_prefix)
+        except InvalidName as exc:
+            raise ValueError(f"CHILD_TOKEN_POLICY_PREFIX / MINTER_POLICY_PREFIX: {exc}") from None
+        return self
+
+
+def load_settings(**overrides: Any) -> OperatorSettings:
+    """Read the environment; raise ConfigError with one line naming the offending variable."""
+    try:
+        return OperatorSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["loc"]:
+        return f"invalid configuration: {str(error['loc'][0]).upper()}: {message}"
+    return f"invalid configuration: {message}"

@@ -1,0 +1,213 @@
+"""All Vault I/O of the operator, through hvac: read an agent's state, write changes,
+issue and destroy secret_ids, remove an agent.
+
+Reads are GET/LIST only, so a resync of an unchanged agent makes no write at all. Errors
+come out as two kinds: `VaultUnavailable` (unreachable, timeout, sealed, 5xx: try again
+later) and `VaultRefused` (403, 400, ...: retrying will not help until something changes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import hvac
+import hvac.exceptions
+import requests
+
+from vault_mcp_operator.config import OperatorSettings
+from vault_mcp_operator.names import AgentNames
+from vault_mcp_operator.state import ActualState, Change, ChangeKind, DesiredState, Params
+
+_UNAVAILABLE = (
+    hvac.exceptions.VaultDown,
+    hvac.exceptions.BadGateway,
+    hvac.exceptions.InternalServerError,
+    hvac.exceptions.VaultNotInitialized,
+    hvac.exceptions.RateLimitExceeded,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+)
+
+
+class VaultAdminError(Exception):
+    """A Vault call of the operator failed; `str()` names the call, never a secret."""
+
+
+class VaultUnavailable(VaultAdminError):
+    """Vault is unreachable, sealed or failing: retry later (kopf.TemporaryError)."""
+
+
+class VaultRefused(VaultAdminError):
+    """Vault refused the call (403 permission denied, 400 bad request, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSecretId:
+    secret_id: str
+    accessor: str
+    expires_at: datetime
+
+
+class VaultAdmin:
+    """The operator's Vault boundary. `client` is logged in already (see login.py)."""
+
+    def __init__(self, client: hvac.Client, settings: OperatorSettings) -> None:
+        self._client = client
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.writes = 0  # every write this admin made: for logs, tests and the benchmark
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_actual(self, names: AgentNames) -> ActualState:
+        """The agent's objects as Vault holds them; GET and LIST only."""
+        policies = {
+            name: text
+            for name in (names.policy, names.minter_policy)
+            if (text := self._policy_text(name)) is not None
+        }
+        keys = frozenset(k for k in names.transit_key_names if self._transit_key_exists(k))
+        return ActualState(
+            policies=policies,
+            token_role=self._data(f"auth/token/roles/{names.token_role}"),
+            approle=self._data(self._approle_path(names.approle)),
+            transit_keys=keys,
+        )
+
+    def role_id(self, role: str) -> str:
+        data = self._data(f"{self._approle_path(role)}/role-id")
+        if data is None:
+            raise VaultRefused(f"AppRole {role} does not exist")
+        return str(data["role_id"])
+
+    def secret_id_accessors(self, role: str) -> set[str]:
+        """Accessors of the role's live secret_ids (LIST; an empty role answers 404)."""
+        body = self._call("LIST", f"{self._approle_path(role)}/secret-id")
+        keys = (body or {}).get("data", {}).get("keys") or []
+        return {str(key) for key in keys}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, change: Change, desired: DesiredState) -> None:
+        """Make the one write that `change` stands for, from the desired state."""
+        if change.kind is ChangeKind.POLICY:
+            body: Params = {"policy": desired.policy_text(change.name)}
+            self._write("PUT", f"sys/policies/acl/{change.name}", body)
+        elif change.kind is ChangeKind.TOKEN_ROLE:
+            self._write("POST", f"auth/token/roles/{change.name}", desired.token_role[1])
+        elif change.kind is ChangeKind.APPROLE:
+            self._write("POST", self._approle_path(change.name), desired.approle[1])
+        else:
+            self._write("POST", f"{self._settings.transit_mount}/keys/{change.name}", {})
+
+    def issue_secret_id(self, role: str, ttl: int, now: datetime | None = None) -> IssuedSecretId:
+        """A new secret_id for `role`; its expiry comes from the TTL Vault granted."""
+        issued_at = now or datetime.now(UTC)
+        body = self._write("POST", f"{self._approle_path(role)}/secret-id", {"ttl": ttl})
+        data = body["data"]
+        return IssuedSecretId(
+            secret_id=str(data["secret_id"]),
+            accessor=str(data["secret_id_accessor"]),
+            expires_at=issued_at + timedelta(seconds=int(data["secret_id_ttl"])),
+        )
+
+    def destroy_secret_id(self, role: str, accessor: str) -> None:
+        path = f"{self._approle_path(role)}/secret-id-accessor/destroy"
+        with contextlib.suppress(VaultRefused):  # already gone: Vault answers 4xx, that is fine
+            self._write("POST", path, {"secret_id_accessor": accessor})
+
+    def remove(self, names: AgentNames, delete_data: bool) -> int:
+        """Remove the agent from Vault; returns the number of writes. Absent things are fine.
+
+        Policies go first: every token of the agent, parent and children, loses all its
+        capabilities at that moment. Then the roles, so no new token can be had; then, with
+        `delete_data`, the agent's KV data and Transit keys.
+        """
+        writes = 0
+        for policy in (names.policy, names.minter_policy):
+            writes += self._delete(f"sys/policies/acl/{policy}")
+        writes += self._delete(self._approle_path(names.approle))  # its secret_ids go too
+        writes += self._delete(f"auth/token/roles/{names.token_role}")
+        if delete_data:
+            writes += self._delete_kv_tree(names.kv_folder)
+            writes += sum(self._delete_transit_key(key) for key in names.transit_key_names)
+        return writes
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _approle_path(self, role: str) -> str:
+        return f"auth/{self._settings.approle_mount}/role/{role}"
+
+    def _policy_text(self, name: str) -> str | None:
+        data = self._data(f"sys/policies/acl/{name}")
+        return None if data is None else str(data["policy"])
+
+    def _transit_key_exists(self, key: str) -> bool:
+        return self._data(f"{self._settings.transit_mount}/keys/{key}") is not None
+
+    def _delete(self, path: str) -> int:
+        self._write("DELETE", path)
+        return 1
+
+    def _delete_kv_tree(self, folder: str) -> int:
+        """Every secret (all versions and metadata) under `folder`, depth first; the count."""
+        mount = self._settings.kv_mount
+        body = self._call("LIST", f"{mount}/metadata/{folder}")
+        writes = 0
+        for key in (body or {}).get("data", {}).get("keys") or []:
+            if str(key).endswith("/"):
+                writes += self._delete_kv_tree(f"{folder}/{str(key).rstrip('/')}")
+            else:
+                writes += self._delete(f"{mount}/metadata/{folder}/{key}")
+        return writes
+
+    def _delete_transit_key(self, key: str) -> int:
+        path = f"{self._settings.transit_mount}/keys/{key}"
+        if self._data(path) is None:
+            return 0
+        self._write("POST", f"{path}/config", {"deletion_allowed": True})
+        return 1 + self._delete(path)
+
+    def _data(self, path: str) -> Mapping[str, Any] | None:
+        """GET `path`; its `data`, or None if it does not exist."""
+        body = self._call("GET", path)
+        return None if body is None else body.get("data") or {}
+
+    def _write(self, method: str, path: str, body: Params | None = None) -> dict[str, Any]:
+        with self._lock:
+            self.writes += 1
+        return self._call(method, path, body) or {}
+
+    def _call(self, method: str, path: str, body: Params | None = None) -> dict[str, Any] | None:
+        """One request; the decoded body, {} for 204, None for 404 on a read."""
+        with mapped_errors(method, path):
+            try:
+                response = self._client.adapter.request(method, f"/v1/{path}", json=body)
+            except hvac.exceptions.InvalidPath:
+                if method in ("GET", "LIST", "DELETE"):
+                    return None
+                raise
+        return response if isinstance(response, dict) else {}
+
+
+@contextlib.contextmanager
+def mapped_errors(method: str, path: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise VaultUnavailable(f"{method} {path}: Vault unavailable ({_reason(exc)})") from exc
+    except hvac.exceptions.VaultError as exc:
+        raise VaultRefused(f"{method} {path}: refused ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, hvac.exceptions.VaultError):
+        errors = exc.errors if isinstance(exc.errors, list) else [exc.errors]
+        text = "; ".join(str(e) for e in errors if e) or type(exc).__name__
+        return f"{type(exc).__name__}: {text}"[:300]
+    return type(exc).__name__
