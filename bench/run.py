@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -37,6 +37,7 @@ from bench.stack import (
     bao_version,
     parent_token,
     provision,
+    revoke_children,
     rss_mib,
     sidecar_source,
     start_agent,
@@ -103,10 +104,16 @@ def _probe_counting_tokens(bao: OpenBao, target: Target) -> None:
         raise LoadError(f"{target.label}: one request minted {minted} token(s)")
 
 
-def measure(targets: Sequence[Target], options: Options) -> dict[str, TargetResult]:
-    """Warm every target up, then interleaved rounds of a loaded and a one-connection run."""
+def measure(
+    targets: Sequence[Target], options: Options, tidy: Callable[[Target], None]
+) -> dict[str, TargetResult]:
+    """Warm every target up, then interleaved rounds of a loaded and a one-connection run.
+
+    `tidy(target)` runs after each target's turn, outside any measurement.
+    """
     for target in targets:
         run_wrk(target, options.connections, options.threads, options.warmup_s)
+        tidy(target)
     loaded: dict[str, list[WrkRun]] = {t.key: [] for t in targets}
     single: dict[str, list[WrkRun]] = {t.key: [] for t in targets}
     for number in range(options.rounds):
@@ -115,11 +122,22 @@ def measure(targets: Sequence[Target], options: Options) -> dict[str, TargetResu
                 run_wrk(target, options.connections, options.threads, options.duration_s)
             )
             single[target.key].append(run_wrk(target, 1, 1, options.duration_s))
+            tidy(target)
         _progress(number, options.rounds, targets, loaded)
     return {
         t.key: TargetResult(t.key, t.label, tuple(loaded[t.key]), tuple(single[t.key]))
         for t in targets
     }
+
+
+def _tidy(bao: OpenBao) -> Callable[[Target], None]:
+    """After the child-token sidecar's turn, revoke what it minted (see revoke_children)."""
+
+    def tidy(target: Target) -> None:
+        if target.key == CHILD:
+            revoke_children(bao)
+
+    return tidy
 
 
 def _rotated(targets: Sequence[Target], number: int) -> list[Target]:
@@ -152,7 +170,7 @@ def bench(options: Options) -> None:
         for target in targets:
             _probe_counting_tokens(bao, target)
         print("started OpenBao, bao agent and two sidecars; loading...", file=sys.stderr)
-        results = measure(targets, options)
+        results = measure(targets, options, _tidy(bao))
         rss = {key: rss_mib(sidecar.pid) for key, sidecar in sidecars.items()}
         _report(_run_info(options, load_before), results, rss)
 
