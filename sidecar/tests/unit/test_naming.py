@@ -7,14 +7,20 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vault_mcp_sidecar.naming import (
+    AGENT_POLICY_PREFIX,
+    MINTER_POLICY_PREFIX,
     InvalidName,
     KvLayout,
+    agent_id,
+    check_policy_prefixes,
     check_prefix,
     check_subject,
     check_transit_key,
+    minter_policy_name,
     policy_name,
     transit_key_name,
     transit_key_prefix,
+    transit_keys_prefix,
 )
 
 # What check_subject / check_transit_key accept, built independently of their regexes, from
@@ -195,3 +201,80 @@ def test_check_prefix_accepts_segments(prefix: str) -> None:
 def test_check_prefix_refuses_unsafe(prefix: str) -> None:
     with pytest.raises(InvalidName):
         check_prefix(prefix)
+
+
+# -- Kubernetes agent ids and the operator's policy names --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "subject"),
+    [("team-a", "alice", "team-a.alice"), ("default", "x", "default.x"), ("a" * 63, "b", None)],
+)
+def test_agent_id(namespace: str, name: str, subject: str | None) -> None:
+    assert agent_id(namespace, name) == (subject or f"{namespace}.{name}")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [
+        ("team-a", "a.b"),  # a dot would make "{ns}.{name}" ambiguous
+        ("team.a", "b"),
+        ("team-a", "Alice"),
+        ("team-a", "agent_api"),
+        ("team-a", "-a"),
+        ("team-a", ""),
+        ("", "a"),
+        ("team-a", "a" * 64),
+        ("team-a", "a/b"),
+    ],
+)
+def test_agent_id_refuses_non_dns_labels(namespace: str, name: str) -> None:
+    with pytest.raises(InvalidName):
+        agent_id(namespace, name)
+
+
+def test_agent_ids_are_unambiguous() -> None:
+    """No two (namespace, name) pairs share an id: both are dot-free labels."""
+    pairs = [("a", "b-c"), ("a-b", "c"), ("ab", "c"), ("a", "bc")]
+    assert len({agent_id(ns, name) for ns, name in pairs}) == len(pairs)
+
+
+def test_minter_policy_never_equals_an_agent_policy() -> None:
+    """Agent `ns.x-minter` vs the minter of `ns.x`, and every other crafted pair."""
+    subjects = ["ns.x", "ns.x-minter", "ns.minter-x", "minter-ns.x", "ns.agent-x", "agent-ns.x"]
+    agent_policies = {policy_name(AGENT_POLICY_PREFIX, s) for s in subjects}
+    minter_policies = {minter_policy_name(s) for s in subjects}
+    assert not agent_policies & minter_policies
+    assert minter_policy_name("ns.x") == "mcp-minter-ns.x"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(subjects, subjects)
+def test_property_policy_name_spaces_are_disjoint(s1: str, s2: str) -> None:
+    assert policy_name(AGENT_POLICY_PREFIX, s1) != minter_policy_name(s2)
+
+
+@pytest.mark.parametrize(
+    ("agent", "minter"),
+    [
+        ("mcp-", "mcp-minter-"),
+        ("mcp-agent-", "mcp-agent-"),
+        ("mcp-agent-m", "mcp-agent-"),
+        ("", "x"),
+    ],
+)
+def test_overlapping_policy_prefixes_refused(agent: str, minter: str) -> None:
+    with pytest.raises(InvalidName):
+        check_policy_prefixes(agent, minter)
+
+
+def test_default_prefixes_are_disjoint() -> None:
+    check_policy_prefixes(AGENT_POLICY_PREFIX, MINTER_POLICY_PREFIX)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(prefixes, subjects, keys)
+def test_property_every_agent_key_is_under_the_operators_glob(
+    prefix: str, subject: str, key: str
+) -> None:
+    assert transit_key_name(prefix, subject, key).startswith(transit_keys_prefix(prefix))

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from vault_mcp_sidecar.naming import InvalidName, transit_key_name, transit_key_prefix
 from vault_mcp_sidecar.policy import agent_policy_hcl
+from vault_mcp_sidecar.scopes import Scope
 
 _RULE = re.compile(r'path "([^"]*)" \{\s*capabilities = \[([^\]]*)\]\s*\}')
 _KV_OPS = ("data", "metadata", "delete", "undelete", "destroy")
@@ -112,7 +113,12 @@ def test_invalid_agent_rejected(subject: str) -> None:
 )
 def test_unsafe_mounts_and_prefixes_rejected(overrides: dict[str, str]) -> None:
     with pytest.raises(InvalidName):
-        agent_policy_hcl("alice", **overrides)
+        agent_policy_hcl(
+            "alice",
+            mount=overrides.get("mount", "secret"),
+            prefix=overrides.get("prefix", "mcp"),
+            transit_mount=overrides.get("transit_mount", "transit"),
+        )
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -150,3 +156,66 @@ def test_property_policy_covers_own_paths(subject: str) -> None:
     }
     for path, capability in own.items():
         assert any(glob_matches(p, path) and capability in c for p, c in rules.items()), path
+
+
+# -- Narrowed by scopes and explicit Transit keys (the operator's VaultAgent spec) -------------
+
+
+def test_read_list_scopes_grant_no_writes() -> None:
+    rules = parse_policy(agent_policy_hcl("ns.a", scopes=[Scope.READ, Scope.LIST]))
+    assert rules == {
+        "secret/data/mcp/ns.a/*": {"read", "list"},
+        "secret/metadata/mcp/ns.a": {"read", "list"},
+        "secret/metadata/mcp/ns.a/*": {"read", "list"},
+        f"transit/decrypt/{transit_key_prefix('mcp', 'ns.a')}*": {"update"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        (Scope.READ, {"data": {"read"}, "metadata": {"read"}, "decrypt": {"update"}}),
+        (Scope.LIST, {"data": {"list"}, "metadata": {"list"}}),
+        (
+            Scope.WRITE,
+            {
+                "data": {"create", "update"},
+                "undelete": {"update"},
+                "destroy": {"update"},
+                "encrypt": {"create", "update"},
+            },
+        ),
+        (Scope.DELETE, {"data": {"delete"}, "delete": {"update"}}),
+    ],
+)
+def test_each_scope_maps_to_its_capabilities(scope: Scope, granted: dict[str, set[str]]) -> None:
+    rules = parse_policy(agent_policy_hcl("a", scopes=[scope]))
+    by_op = {path.split("/")[1]: caps for path, caps in rules.items()}
+    assert by_op == granted
+
+
+def test_all_scopes_is_the_default_policy() -> None:
+    assert agent_policy_hcl("a", scopes=list(Scope)) == agent_policy_hcl("a")
+
+
+def test_explicit_transit_keys_are_granted_exactly_and_never_created() -> None:
+    rules = parse_policy(agent_policy_hcl("ns.a", transit_keys=["payments", "b-c"]))
+    transit = {p: c for p, c in rules.items() if p.startswith("transit/")}
+    names = [transit_key_name("mcp", "ns.a", k) for k in ("payments", "b-c")]
+    assert transit == {
+        **{f"transit/encrypt/{n}": {"update"} for n in names},
+        **{f"transit/decrypt/{n}": {"update"} for n in names},
+    }
+    assert not any("*" in path for path in transit)
+
+
+def test_no_transit_keys_no_transit_grant() -> None:
+    rules = parse_policy(agent_policy_hcl("ns.a", transit_keys=[]))
+    assert not any(path.startswith("transit/") for path in rules)
+
+
+def test_explicit_keys_of_crafted_pairs_never_cross() -> None:
+    """Subject `a` + key `b-c` against subject `a-b` + key `c` (DESIGN §3)."""
+    mine = parse_policy(agent_policy_hcl("a", transit_keys=["b-c"]))
+    theirs = transit_key_name("mcp", "a-b", "c")
+    assert not any(glob_matches(p, f"transit/encrypt/{theirs}") for p in mine)
