@@ -34,9 +34,12 @@ DEFAULT_WORKERS = 8
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        # Everything after `run` is the operator's own: argparse's REMAINDER would refuse
+        # options that come first (`run --all-namespaces`), so hand them over untouched.
+        return _run(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args.args)
     try:
         settings = load_settings()
     except ConfigError as exc:
