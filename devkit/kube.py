@@ -450,6 +450,7 @@ class OperatorProcess:
             "--standalone",
             f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz",
             f"--metrics-port={self.metrics_port}",
+            "--metrics-address=127.0.0.1",
             *self.args,
         ]
 
