@@ -33,15 +33,11 @@ class StackError(RuntimeError):
 
 @dataclass
 class Service:
-    """One started process and its log file."""
+    """One process started here (the bao agent) and its log file."""
 
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def stop(self) -> None:
         """SIGTERM the whole process group, SIGKILL it if it lingers: workers die too."""
@@ -71,7 +67,7 @@ def start_service(
     return service
 
 
-def wait_ready(service: Service, url: str, headers: Mapping[str, str] | None = None) -> None:
+def wait_ready(service: Service, url: str) -> None:
     """Poll `url` until it answers 200; fail early (with the log) if the process exits."""
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -79,10 +75,9 @@ def wait_ready(service: Service, url: str, headers: Mapping[str, str] | None = N
             raise StackError(
                 f"{service.name} exited ({service.proc.returncode}):\n{service.log_tail()}"
             )
-        request = urllib.request.Request(url, headers=dict(headers or {}))  # noqa: S310
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(request, timeout=2) as response,  # noqa: S310 - loopback
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback
         ):
             if response.status == 200:
                 return
