@@ -61,8 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="threads")
     commands.add_parser("policy", help="print the operator's own Vault policy (HCL)")
-    run = commands.add_parser("run", help="run the Kubernetes operator", add_help=False)
-    run.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("run", help="run the Kubernetes operator (options: run --help)")
     return parser
 
 
