@@ -16,21 +16,17 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 from vault_mcp_operator.config import ConfigError, OperatorSettings, load_settings
-from vault_mcp_operator.credentials import CredentialStore, FileCredentialStore
+from vault_mcp_operator.credentials import FileCredentialStore
 from vault_mcp_operator.login import LoginError, login
-from vault_mcp_operator.manifests import AgentDocument, ManifestError, load_agents
-from vault_mcp_operator.names import AgentNames, agent_names
+from vault_mcp_operator.manifests import ManifestError, load_agents
+from vault_mcp_operator.offline import DEFAULT_WORKERS, apply_agents, delete_agents
 from vault_mcp_operator.operator_policy import operator_policy_hcl
-from vault_mcp_operator.reconcile import Outcome, reconcile, remove
-from vault_mcp_operator.vault_admin import VaultAdmin, VaultAdminError
+from vault_mcp_operator.vault_admin import VaultAdmin
 
 PROG = "vault-mcp-operator"
-DEFAULT_WORKERS = 8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,56 +79,11 @@ def _agents_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     except (ManifestError, LoginError) as exc:
         return _fail(str(exc))
     store = FileCredentialStore(args.credentials_dir) if args.credentials_dir else None
-    action = _apply_one if args.command == "apply" else _delete_one
-
-    def one(agent: AgentDocument) -> tuple[bool, str]:
-        try:
-            return True, action(admin, store, agent, settings)
-        except VaultAdminError as exc:
-            return False, f"{agent.source}: {agent.key}: {exc}"
-
-    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        results = list(pool.map(one, agents))
-    for ok, line in results:
-        print(line, file=sys.stdout if ok else sys.stderr)
-    return 0 if all(ok for ok, _ in results) else 1
-
-
-def _names(agent: AgentDocument, settings: OperatorSettings) -> AgentNames:
-    return agent_names(agent.namespace, agent.name, settings, agent.spec.transit.keys)
-
-
-def _apply_one(
-    admin: VaultAdmin,
-    store: CredentialStore | None,
-    agent: AgentDocument,
-    settings: OperatorSettings,
-) -> str:
-    names = _names(agent, settings)
-    outcome = reconcile(admin, store, names, agent.spec, settings, datetime.now(UTC))
-    return f"{agent.key}: {describe(outcome)}"
-
-
-def describe(outcome: Outcome) -> str:
-    """`created (7 Vault writes)`, `unchanged (0 Vault writes)`, plus what happened."""
-    text = f"{outcome.verb} ({outcome.vault_writes} Vault writes)"
-    creds = outcome.credentials
-    if creds is not None and creds.issued:
-        text += f"; secret_id issued ({creds.reason})"
-    if creds is not None and creds.destroyed:
-        text += f"; {len(creds.destroyed)} old secret_id(s) destroyed"
-    return text
-
-
-def _delete_one(
-    admin: VaultAdmin,
-    store: CredentialStore | None,
-    agent: AgentDocument,
-    settings: OperatorSettings,
-) -> str:
-    policy = agent.spec.deletion_policy
-    writes = remove(admin, store, _names(agent, settings), policy)
-    return f"{agent.key}: deleted, deletionPolicy {policy} ({writes} Vault writes)"
+    action = apply_agents if args.command == "apply" else delete_agents
+    results = action(admin, store, agents, settings, args.workers)
+    for result in results:
+        print(result.line, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _fail(message: str) -> int:
