@@ -4,11 +4,13 @@
     .venv/bin/python -m scripts.demo --check   # start, self-check, stop; the exit status says
 
 Starts an OpenBao dev server (bundled binary, 127.0.0.1:8200 or a free port), provisions
-agent_api (API key), agent_jwt (JWT HS256) and agent_mtls (mTLS identity headers) as in the
-seed's three-agent scenario, starts the sidecar on 127.0.0.1:8089 logged in with a
-least-privilege AppRole and minting a child token per request, checks every auth mode for
-real, prints ready-to-paste calls, and on Ctrl-C / SIGTERM stops everything and verifies
-nothing is left running. Fresh random secrets every run, written to `.demo/env` (0600).
+demo.agent-api (API key), demo.agent-jwt (JWT HS256) and demo.agent-mtls (mTLS identity
+headers) as in the seed's three-agent scenario, from the VaultAgent file
+manifests/examples/demo-agents.yaml through the operator's offline apply, starts the
+sidecar on 127.0.0.1:8089 logged in with a least-privilege AppRole and minting a child token
+per request through the agents' token roles, checks every auth mode for real, prints
+ready-to-paste calls, and on Ctrl-C / SIGTERM stops everything and verifies nothing is left
+running. Fresh random secrets every run, written to `.demo/env` (0600).
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
 from devkit.ports import free_port
 from devkit.sidecar import SidecarProcess
 from scripts.demo_check import Credentials, run_checks
-from scripts.demo_provision import SidecarLogin, provision
+from scripts.demo_provision import AGENTS_FILE, SidecarLogin, provision
 from scripts.demo_text import DemoInfo, check_lines, env_file, instructions, stopped_line, summary
 
 HOST = "127.0.0.1"
 SIDECAR_PORT = 8089  # the seed's port: part of the contract, never silently moved
 VAULT_PORT = 8200
-AGENTS = ("agent_api", "agent_jwt", "agent_mtls")
+# Agent ids "{namespace}.{name}" of the VaultAgents in manifests/examples/demo-agents.yaml.
+AGENTS = ("demo.agent-api", "demo.agent-jwt", "demo.agent-mtls")
 JWT_ISSUER = "vault-mcp-demo"
 JWT_AUDIENCE = "vault-mcp"
 CHILD_TOKEN_TTL = "90s"
@@ -138,7 +141,11 @@ def _start_and_serve(args: argparse.Namespace, stack: ExitStack, started: Starte
     print("Starting OpenBao, provisioning three agents, starting the sidecar ...", flush=True)
     vault_port, vault_note = choose_vault_port()
     bao = _start_openbao(stack, vault_port, started)
-    login = provision(bao, AGENTS)
+    provisioned = provision(bao)
+    if provisioned.agents != AGENTS:
+        raise RuntimeError(f"{AGENTS_FILE} defines {provisioned.agents}, expected {AGENTS}")
+    print("\n".join(f"  vault-mcp-operator apply: {line}" for line in provisioned.lines))
+    login = provisioned.login
     creds = _fresh_credentials()
     state = _prepare_state_dir(args.state_dir)
     env = _write_state(stack, state, bao, login, creds)

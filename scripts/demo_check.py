@@ -1,6 +1,6 @@
 """The demo's self-check: real calls through the running sidecar, one result line each.
 
-Every agent writes and reads a secret with its own kind of credential, agent_api also lists
+Every agent writes and reads a secret with its own kind of credential, the API-key agent lists
 and round-trips Transit, a missing credential and an under-scoped token are refused, and the
 official MCP client lists the tools and calls one. Each check returns a CheckResult rather
 than raising, so the user sees every line before the demo decides to stop.
@@ -17,11 +17,11 @@ import httpx
 
 from scripts.demo_text import (
     LIST_PREFIX,
-    MTLS_HEADERS,
     PLAINTEXT_B64,
     SECRET_PATH,
     TRANSIT_KEY,
     CheckResult,
+    mtls_headers,
     sample_secret,
 )
 from scripts.mcp_client import call_tool, list_tools
@@ -62,7 +62,9 @@ def run_checks(url: str, creds: Credentials, agents: tuple[str, str, str]) -> li
             _attempt(f"{api} (API key)", lambda: _kv(client, api, "api_key", api_auth)),
             _attempt(f"{api} (API key)", lambda: _list_and_transit(client, api_auth)),
             _attempt(f"{jwt} (JWT)", lambda: _kv(client, jwt, "jwt", jwt_auth)),
-            _attempt(f"{mtls} (mTLS headers)", lambda: _kv(client, mtls, "mtls", MTLS_HEADERS)),
+            _attempt(
+                f"{mtls} (mTLS headers)", lambda: _kv(client, mtls, "mtls", mtls_headers(mtls))
+            ),
             _attempt("refusals", lambda: _refusals(client, creds.jwt(jwt, ["read"]))),
         ]
     results.append(_attempt("MCP (streamable HTTP)", lambda: _mcp(f"{url}/mcp", api_auth, api)))

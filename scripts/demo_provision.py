@@ -1,26 +1,35 @@
-"""What the demo writes into OpenBao: three agents and a least-privilege sidecar login.
+"""What the demo writes into OpenBao: three agents from VaultAgent files, and a
+least-privilege login for the one sidecar that serves them all.
 
-`provision()` is the one entry point; an operator applying VaultAgent files can replace it
-without touching the rest of the demo. Request bodies are pure functions so they can be read
-(and tested) apart from the HTTP calls.
+The agents come from `manifests/examples/demo-agents.yaml` through the operator's offline
+apply (`vault-mcp-operator apply -f`, the same code): per agent its policy, minter policy,
+token role, AppRole and Transit keys. In standalone mode one sidecar serves all three agents,
+while each AppRole belongs to one agent, so the demo's sidecar keeps its own AppRole
+`mcp-sidecar`, whose only policy mints children through the three agents' token roles.
+Request bodies are pure functions so they can be read (and tested) apart from the HTTP calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devkit.openbao import OpenBao
-from vault_mcp_sidecar.naming import policy_name
-from vault_mcp_sidecar.policy import agent_policy_hcl, minter_policy_hcl
+from vault_mcp_operator.config import load_settings
+from vault_mcp_operator.login import login
+from vault_mcp_operator.manifests import load_agents
+from vault_mcp_operator.names import agent_names
+from vault_mcp_operator.offline import apply_agents
+from vault_mcp_operator.vault_admin import VaultAdmin
+from vault_mcp_sidecar.policy import minter_policy_hcl
 
-POLICY_PREFIX = "mcp-agent-"
+REPO = Path(__file__).resolve().parents[1]
+AGENTS_FILE = REPO / "manifests" / "examples" / "demo-agents.yaml"
 TRANSIT_MOUNT = "transit"
 APPROLE_MOUNT = "approle"
 SIDECAR_ROLE = "mcp-sidecar"
 MINTER_POLICY = "mcp-sidecar-minter"
-CHILD_MAX_TTL = "5m"  # the sidecar asks for CHILD_TOKEN_TTL (90s); the role caps it
 LOOPBACK = ["127.0.0.1/32"]
 
 
@@ -32,39 +41,46 @@ class SidecarLogin:
     secret_id: str
 
 
-def provision(bao: OpenBao, agents: Sequence[str]) -> SidecarLogin:
-    """Transit, each agent's policy and token role, and the sidecar's AppRole."""
-    bao.enable_engine(TRANSIT_MOUNT, "transit")
-    for agent in agents:
-        policy = policy_name(POLICY_PREFIX, agent)
-        bao.write_policy(policy, agent_policy_hcl(agent, transit_mount=TRANSIT_MOUNT))
-        bao.api("POST", f"auth/token/roles/{policy}", token_role_body(policy))
-    bao.write_policy(
-        MINTER_POLICY, minter_policy_hcl([policy_name(POLICY_PREFIX, a) for a in agents])
-    )
-    _enable_approle(bao)
+@dataclass(frozen=True)
+class Provisioned:
+    login: SidecarLogin
+    agents: tuple[str, ...]  # agent ids, in file order
+    lines: tuple[str, ...]  # what `vault-mcp-operator apply` said, one line per agent
+
+
+def provision(bao: OpenBao, agents_file: Path = AGENTS_FILE) -> Provisioned:
+    """Prerequisites, the agents from `agents_file`, and the sidecar's AppRole."""
+    _install_prerequisites(bao)
+    lines, token_roles, subjects = _apply(bao, agents_file)
+    bao.write_policy(MINTER_POLICY, minter_policy_hcl(token_roles))
     role = f"auth/{APPROLE_MOUNT}/role/{SIDECAR_ROLE}"
     bao.api("POST", role, approle_body())
     role_id: str = bao.api("GET", f"{role}/role-id")["data"]["role_id"]
     secret_id: str = bao.api("POST", f"{role}/secret-id", {})["data"]["secret_id"]
-    return SidecarLogin(role_id=role_id, secret_id=secret_id)
+    return Provisioned(SidecarLogin(role_id, secret_id), subjects, lines)
 
 
-def _enable_approle(bao: OpenBao) -> None:
+def _install_prerequisites(bao: OpenBao) -> None:
+    """What an administrator does once before the operator runs."""
+    bao.enable_engine(TRANSIT_MOUNT, "transit")
     if f"{APPROLE_MOUNT}/" not in bao.api("GET", "sys/auth")["data"]:
         bao.api("POST", f"sys/auth/{APPROLE_MOUNT}", {"type": "approle"})
 
 
-def token_role_body(policy: str) -> dict[str, Any]:
-    """Children minted through this role carry exactly `policy` and nothing else."""
-    return {
-        "allowed_policies": [policy],
-        "orphan": False,  # children die with the sidecar's token: the per-agent kill switch
-        "renewable": False,
-        "token_explicit_max_ttl": CHILD_MAX_TTL,
-        "token_no_default_policy": True,
-        "token_type": "service",
-    }
+def _apply(bao: OpenBao, agents_file: Path) -> tuple[tuple[str, ...], list[str], tuple[str, ...]]:
+    """`vault-mcp-operator apply -f agents_file`, in-process; fails on any agent's error."""
+    settings = load_settings(vault_addr=bao.addr, vault_token=bao.token)
+    agents = load_agents([agents_file])
+    results = apply_agents(VaultAdmin(login(settings), settings), None, agents, settings)
+    failed = [r.line for r in results if not r.ok]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+    names = [agent_names(a.namespace, a.name, settings) for a in agents]
+    return (
+        tuple(r.line for r in results),
+        [n.token_role for n in names],
+        tuple(n.subject for n in names),
+    )
 
 
 def approle_body() -> dict[str, Any]:

@@ -18,8 +18,12 @@ SECRET_PATH = "demo/greeting"
 LIST_PREFIX = "demo/"
 TRANSIT_KEY = "demo"
 PLAINTEXT_B64 = "aGVsbG8gd29ybGQ="  # "hello world"
-MTLS_HEADERS = {"X-SSL-Client-S-DN": "CN=agent_mtls", "X-SSL-Client-Verify": "SUCCESS"}
 CHECK_MARK, CROSS_MARK = "\u2713", "\u2717"
+
+
+def mtls_headers(agent: str) -> dict[str, str]:
+    """What a TLS-terminating proxy sets for a verified client certificate with CN=agent."""
+    return {"X-SSL-Client-S-DN": f"CN={agent}", "X-SSL-Client-Verify": "SUCCESS"}
 
 
 def sample_secret(agent: str) -> dict[str, Any]:
@@ -82,7 +86,7 @@ def summary(info: DemoInfo) -> str:
 
 
 def check_lines(results: Iterable[CheckResult]) -> str:
-    lines = [f"  {CHECK_MARK if r.ok else CROSS_MARK} {r.name:<26} {r.detail}" for r in results]
+    lines = [f"  {CHECK_MARK if r.ok else CROSS_MARK} {r.name:<31} {r.detail}" for r in results]
     return "\n".join(["Self-check", *lines, ""])
 
 
@@ -162,7 +166,7 @@ def jwt_section(info: DemoInfo) -> str:
 
 def mtls_section(info: DemoInfo) -> str:
     agent, url = info.agents[2], info.sidecar_url
-    auth = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in MTLS_HEADERS.items())
+    auth = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in mtls_headers(agent).items())
     lines = [curl("GET", f"{url}/whoami", auth), *_kv_calls(url, auth, agent)]
     notes = [
         "Identity headers a TLS-terminating proxy (nginx, Envoy) sets after verifying the client",
@@ -193,7 +197,7 @@ def mcp_section(info: DemoInfo) -> str:
         *json.dumps(config, indent=2).splitlines(),
     ]
     notes = [f"Streamable HTTP at {url}; every REST route is a tool, with the same auth."]
-    return _section("MCP (as agent_api)", lines, notes)
+    return _section(f"MCP (as {info.agents[0]})", lines, notes)
 
 
 def instructions(info: DemoInfo) -> str:

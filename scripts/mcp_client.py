@@ -4,7 +4,7 @@
     .venv/bin/python scripts/mcp_client.py list
     .venv/bin/python scripts/mcp_client.py call read_secret '{"path": "demo/greeting"}'
 
-Authenticates as agent_api with the API key in DEMO_API_KEY. Self-contained (mcp + httpx
+Authenticates as demo.agent-api with the API key in DEMO_API_KEY. Self-contained (mcp + httpx
 only), so it runs as a plain script as well as being imported by the demo's self-check.
 """
 

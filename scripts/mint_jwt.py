@@ -1,7 +1,7 @@
 """Mint an HS256 JWT for the demo sidecar and print it.
 
     source .demo/env
-    TOKEN=$(.venv/bin/python scripts/mint_jwt.py --sub agent_jwt [--scopes read,write] [--ttl 3600])
+    TOKEN=$(.venv/bin/python scripts/mint_jwt.py --sub demo.agent-jwt [--scopes read,write])
 
 The secret, issuer and audience come from JWT_HS256_SECRET, JWT_ISSUER and JWT_AUDIENCE (all
 written to `.demo/env` by `make demo`). Self-contained (PyJWT only), so it runs as a plain
@@ -52,7 +52,7 @@ def mint_jwt(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sub", required=True, help="agent id, e.g. agent_jwt")
+    parser.add_argument("--sub", required=True, help="agent id, e.g. demo.agent-jwt")
     parser.add_argument(
         "--scopes", help="comma-separated subset of read,write,list,delete (default: the sidecar's)"
     )

@@ -129,31 +129,44 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 60) -
 
 
 def test_sidecar_login_may_only_mint_its_agents_tokens() -> None:
-    """The demo's provisioning is least privilege: the sidecar's own token reads no secret and
-    mints only through the agents' token roles, and each child holds exactly one agent policy."""
+    """The demo's provisioning is least privilege: the agents come from the example VaultAgent
+    file through the operator's apply, the sidecar's own token reads no secret and mints only
+    through the token roles apply created, and each child holds exactly one agent policy."""
     _require_bao()
+    api, jwt, _ = AGENTS
+    policy = f"mcp-agent-{api}"
     with OpenBao() as bao:
-        login = provision(bao, AGENTS)
+        provisioned = provision(bao)
+        assert provisioned.agents == AGENTS
+        assert [line.split(":")[0] for line in provisioned.lines] == [
+            "demo/agent-api",
+            "demo/agent-jwt",
+            "demo/agent-mtls",
+        ]
+        login = provisioned.login
         body = {"role_id": login.role_id, "secret_id": login.secret_id}
         parent = bao.api("POST", "auth/approle/login", body)["auth"]
         assert parent["policies"] == [MINTER_POLICY]
         token = parent["client_token"]
-        role = bao.api("GET", "auth/token/roles/mcp-agent-agent_api")["data"]
-        assert role["allowed_policies"] == ["mcp-agent-agent_api"]
+        role = bao.api("GET", f"auth/token/roles/{policy}")["data"]
+        assert role["allowed_policies"] == [policy]
         assert (role["renewable"], role["orphan"], role["token_no_default_policy"]) == (
             False,
             False,
             True,
         )
-        child = _mint(bao, token, "mcp-agent-agent_api", ["mcp-agent-agent_api"])
-        assert child["policies"] == ["mcp-agent-agent_api"]
+        child = _mint(bao, token, policy, [policy])
+        assert child["policies"] == [policy]
         secret = {"data": {"x": "1"}}
-        bao.api("POST", "secret/data/mcp/agent_api/x", secret, token=child["client_token"])
-        _denied(bao, child["client_token"], "POST", "secret/data/mcp/agent_jwt/x", secret)
-        _denied(bao, token, "GET", "secret/data/mcp/agent_api/x")
-        _denied(bao, token, "POST", "auth/token/create", {"policies": ["mcp-agent-agent_api"]})
-        _denied(bao, token, "POST", "auth/token/create/mcp-agent-agent_api", {"policies": ["root"]})
+        bao.api("POST", f"secret/data/mcp/{api}/x", secret, token=child["client_token"])
+        _denied(bao, child["client_token"], "POST", f"secret/data/mcp/{jwt}/x", secret)
+        _denied(bao, token, "GET", f"secret/data/mcp/{api}/x")
+        _denied(bao, token, "POST", "auth/token/create", {"policies": [policy]})
+        _denied(bao, token, "POST", f"auth/token/create/{policy}", {"policies": ["root"]})
         _denied(bao, token, "GET", "sys/policies/acl")
+        # Each agent also has its own AppRole, for a sidecar injected next to it.
+        approle = bao.api("GET", f"auth/approle/role/{policy}")["data"]
+        assert approle["token_policies"] == [policy, f"mcp-minter-{api}"]
 
 
 def _mint(bao: OpenBao, token: str, role: str, policies: list[str]) -> dict[str, Any]:
