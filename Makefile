@@ -39,7 +39,8 @@ fmt: $(STAMP) ## Format and autofix with ruff
 
 ##@ Performance
 
-bench: $(STAMP) ## Throughput/latency vs direct OpenBao and a bao agent proxy (needs wrk)
+bench: $(STAMP) ## wrk: sidecar vs direct OpenBao vs bao agent; operator apply of 1,000 VaultAgents
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.operator
 
 .PHONY: help install demo test lint fmt bench
