@@ -82,7 +82,9 @@ class ApiServer(kmock.KubernetesEmulator):
             if request.action == kmock_enums.action.CREATE:
                 self._prepare_create(request)
             elif request.action == kmock_enums.action.UPDATE:
-                self._prepare_update(request)
+                unchanged = self._prepare_update(request)
+                if unchanged is not None:  # as kube-apiserver: no new version, no watch event
+                    return aiohttp.web.json_response(unchanged)
             else:
                 self._prepare_delete(request)
             return await super()._handle(request)
@@ -157,19 +159,23 @@ class ApiServer(kmock.KubernetesEmulator):
         meta |= {"uid": str(uuid.uuid4()), "creationTimestamp": _now(), "generation": 1}
         meta["resourceVersion"] = self._next_version()
 
-    def _prepare_update(self, request: kmock.Request) -> None:
+    def _prepare_update(self, request: kmock.Request) -> dict[str, Any] | None:
+        """Stamp a patch with its new version; the current object if it changes nothing."""
         current = self._current(request)
         if current is None:
-            return  # the emulator answers 404 itself
+            return None  # the emulator answers 404 itself
         self._keep_to_subresource(request)
         try:
             patched = kmock_dicts.patch_dict(copy.deepcopy(current), request.data)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise kmock.KubernetesError(status=422, reason="Invalid", message=str(exc)) from exc
+        if patched == current:
+            return current
         stamp: dict[str, Any] = {"resourceVersion": self._next_version()}
         if patched.get("spec") != current.get("spec"):
             stamp["generation"] = int(current["metadata"].get("generation", 1)) + 1
         _add_to_patch(request.data, stamp)
+        return None
 
     def _keep_to_subresource(self, request: kmock.Request) -> None:
         """`/status` writes change only status; main writes leave status alone (real API)."""

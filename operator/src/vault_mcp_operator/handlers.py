@@ -59,6 +59,8 @@ from vault_mcp_sidecar.naming import InvalidName
 
 GROUP, VERSION, PLURAL = "vaultmcp.dev", "v1alpha1", "vaultagents"
 RESOURCE = (GROUP, VERSION, PLURAL)
+# Where kopf keeps the last spec it handled (configure_kopf): present once creation is done.
+HANDLED = f"{GROUP}/last-handled-configuration"
 
 log = logging.getLogger("vault_mcp_operator")
 
@@ -221,7 +223,10 @@ def on_resume(**kwargs: Any) -> None:
 
 
 def on_timer(**kwargs: Any) -> None:
-    """Periodic resync; skipped while a change handler holds the agent (it reconciles now)."""
+    """Periodic resync; skipped while a change handler holds the agent (it reconciles now),
+    and for an agent whose creation kopf has not finished handling (it will, with retries)."""
+    if HANDLED not in kwargs["meta"].get("annotations", {}):
+        return
     rt = _runtime(kwargs["memo"])
     lock = rt.locks.of(kwargs["uid"])
     if not lock.acquire(blocking=False):

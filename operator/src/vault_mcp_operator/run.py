@@ -13,6 +13,7 @@ A bad setting stops the start with one line naming it (exit code 2), before anyt
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import kopf
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.metrics_port:
         prometheus_client.start_http_server(args.metrics_port, addr=args.metrics_address)
-    kopf.configure(verbose=args.verbose, debug=args.debug)
+    # "[namespace/name]" on every object's log line: with many agents, a line needs its owner.
+    kopf.configure(verbose=args.verbose, debug=args.debug, log_prefix=True)
+    # Every liveness probe would otherwise log an access line.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     _run(args, settings, options)
     return 0
 

@@ -92,3 +92,7 @@ def vault_agent(name: str, namespace: str = "team-a", **spec: Any) -> dict[str, 
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+# The kopf operator tests' fixtures (a real operator, the KMock emulator, OpenBao).
+from tests.integration.operator.kopf_support import cluster, ns  # noqa: E402, F401
