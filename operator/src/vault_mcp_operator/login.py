@@ -6,13 +6,19 @@ approle, `VAULT_K8S_ROLE` -> kubernetes. Problems are one line naming the variab
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import hvac
 import requests
 
 from vault_mcp_operator.config import OperatorSettings
-from vault_mcp_operator.vault_admin import VaultAdminError, mapped_errors
+from vault_mcp_operator.errors import VaultAdminError, mapped_errors
+
+# Renew (or log in again) once less than this fraction of the token's TTL remains.
+RENEW_FRACTION = 1 / 3
 
 
 class LoginError(Exception):
@@ -106,3 +112,74 @@ def _read(path: Path, variable: str) -> str:
     if not text:
         raise LoginError(f"{variable}: {path} is empty")
     return text
+
+
+class VaultSession:
+    """The operator's own login, kept alive for a long-running operator.
+
+    The token is renewed once less than a third of its TTL remains, and replaced by a fresh
+    login when it cannot be renewed any more (max TTL) or Vault stops accepting it
+    (`relogin`, which VaultAdmin calls once on a 403). Thread-safe; a token without expiry
+    (a root or periodic-less static token) is never touched.
+    """
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        pool_size: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._pool_size = pool_size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._client: hvac.Client | None = None
+        self._ttl = 0
+        self._renew_at: float | None = None
+        self.logins = 0
+        self.renewals = 0
+
+    def client(self) -> hvac.Client:
+        """A logged-in client whose token has at least a third of its TTL left."""
+        with self._lock:
+            if self._client is None:
+                return self._login()
+            if self._renew_at is not None and self._clock() >= self._renew_at:
+                return self._renew_or_login(self._client)
+            return self._client
+
+    def relogin(self) -> hvac.Client:
+        """Log in again now: the token was refused (revoked, expired early)."""
+        with self._lock:
+            return self._login()
+
+    def _login(self) -> hvac.Client:
+        client = login(self._settings, self._pool_size)
+        self.logins += 1
+        with mapped_errors("GET", "auth/token/lookup-self"):
+            data = client.lookup_token()["data"]
+        self._schedule(client, int(data.get("ttl") or 0))
+        return client
+
+    def _renew_or_login(self, client: hvac.Client) -> hvac.Client:
+        try:
+            with mapped_errors("POST", "auth/token/renew-self"):
+                auth = client.auth.token.renew_self()["auth"]
+        except VaultAdminError:
+            return self._login()
+        ttl = int(auth.get("lease_duration") or 0)
+        if ttl < self._ttl * RENEW_FRACTION:  # at its max TTL: renewing no longer helps
+            return self._login()
+        self.renewals += 1
+        self._schedule(client, ttl, keep_ttl=True)
+        return client
+
+    def _schedule(self, client: hvac.Client, ttl: int, keep_ttl: bool = False) -> None:
+        # A token that is not renewable fails its renewal and is replaced by a new login.
+        self._client = client
+        if not keep_ttl:
+            self._ttl = ttl
+        if ttl <= 0:
+            self._renew_at = None  # never expires
+            return
+        self._renew_at = self._clock() + ttl * (1 - RENEW_FRACTION)

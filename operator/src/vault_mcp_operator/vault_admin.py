@@ -2,48 +2,43 @@
 issue and destroy secret_ids, remove an agent.
 
 Reads are GET/LIST only, so a resync of an unchanged agent makes no write at all. Errors
-come out as two kinds: `VaultUnavailable` (unreachable, timeout, sealed, 5xx: try again
-later) and `VaultRefused` (403, 400, ...: retrying will not help until something changes).
+come out as two kinds (errors.py): `VaultUnavailable` (unreachable, timeout, sealed, 5xx: try
+again later) and `VaultRefused` (403, 400, ...: retrying will not help until something
+changes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hvac
 import hvac.exceptions
-import requests
 
 from vault_mcp_operator.config import OperatorSettings
+from vault_mcp_operator.errors import (
+    VaultAdminError,
+    VaultForbidden,
+    VaultRefused,
+    VaultUnavailable,
+    mapped_errors,
+)
+from vault_mcp_operator.login import VaultSession
 from vault_mcp_operator.names import AgentNames
 from vault_mcp_operator.state import ActualState, Change, ChangeKind, DesiredState, Params
 
-_UNAVAILABLE = (
-    hvac.exceptions.VaultDown,
-    hvac.exceptions.BadGateway,
-    hvac.exceptions.InternalServerError,
-    hvac.exceptions.VaultNotInitialized,
-    hvac.exceptions.RateLimitExceeded,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-)
-
-
-class VaultAdminError(Exception):
-    """A Vault call of the operator failed; `str()` names the call, never a secret."""
-
-
-class VaultUnavailable(VaultAdminError):
-    """Vault is unreachable, sealed or failing: retry later (kopf.TemporaryError)."""
-
-
-class VaultRefused(VaultAdminError):
-    """Vault refused the call (403 permission denied, 400 bad request, ...)."""
+__all__ = [
+    "IssuedSecretId",
+    "VaultAdmin",
+    "VaultAdminError",
+    "VaultForbidden",
+    "VaultRefused",
+    "VaultUnavailable",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +49,16 @@ class IssuedSecretId:
 
 
 class VaultAdmin:
-    """The operator's Vault boundary. `client` is logged in already (see login.py)."""
+    """The operator's Vault boundary.
 
-    def __init__(self, client: hvac.Client, settings: OperatorSettings) -> None:
-        self._client = client
+    `client` is a logged-in hvac client (short-lived use: the CLI), or a `VaultSession`
+    (long-running: renews the operator's token, and logs in again once when Vault answers
+    403, which is what an expired or revoked token looks like).
+    """
+
+    def __init__(self, client: hvac.Client | VaultSession, settings: OperatorSettings) -> None:
+        self._session = client if isinstance(client, VaultSession) else None
+        self._client = None if self._session else client
         self._settings = settings
         self._lock = threading.Lock()
         self.writes = 0  # every write this admin made: for logs, tests and the benchmark
@@ -185,29 +186,26 @@ class VaultAdmin:
 
     def _call(self, method: str, path: str, body: Params | None = None) -> dict[str, Any] | None:
         """One request; the decoded body, {} for 204, None for 404 on a read."""
+        try:
+            return self._request(self._current_client(), method, path, body)
+        except VaultForbidden:
+            if self._session is None:
+                raise
+        # Maybe our own token expired or was revoked: one fresh login, one more try.
+        return self._request(self._session.relogin(), method, path, body)
+
+    def _current_client(self) -> hvac.Client:
+        return self._session.client() if self._session else self._client
+
+    @staticmethod
+    def _request(
+        client: hvac.Client, method: str, path: str, body: Params | None
+    ) -> dict[str, Any] | None:
         with mapped_errors(method, path):
             try:
-                response = self._client.adapter.request(method, f"/v1/{path}", json=body)
+                response = client.adapter.request(method, f"/v1/{path}", json=body)
             except hvac.exceptions.InvalidPath:
                 if method in ("GET", "LIST", "DELETE"):
                     return None
                 raise
         return response if isinstance(response, dict) else {}
-
-
-@contextlib.contextmanager
-def mapped_errors(method: str, path: str) -> Iterator[None]:
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise VaultUnavailable(f"{method} {path}: Vault unavailable ({_reason(exc)})") from exc
-    except hvac.exceptions.VaultError as exc:
-        raise VaultRefused(f"{method} {path}: refused ({_reason(exc)})") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, hvac.exceptions.VaultError):
-        errors = exc.errors if isinstance(exc.errors, list) else [exc.errors]
-        text = "; ".join(str(e) for e in errors if e) or type(exc).__name__
-        return f"{type(exc).__name__}: {text}"[:300]
-    return type(exc).__name__
