@@ -14,7 +14,7 @@ from vault_mcp_operator.credentials import Credentials, CredentialStore
 from vault_mcp_operator.desired import desired_state
 from vault_mcp_operator.diff import diff
 from vault_mcp_operator.names import AgentNames
-from vault_mcp_operator.rotation import grace_over, rotation_due
+from vault_mcp_operator.rotation import grace_over, next_due, rotation_due
 from vault_mcp_operator.spec import DeletionPolicy, VaultAgentSpec
 from vault_mcp_operator.state import Change
 from vault_mcp_operator.vault_admin import VaultAdmin
@@ -28,6 +28,7 @@ class CredentialsOutcome:
     issued: bool = False  # a new secret_id was issued (first one, lost one or rotation)
     reason: str = ""  # why it was issued: "none", "gone from Vault", "rotation due", ...
     destroyed: tuple[str, ...] = ()  # accessors destroyed (grace over, or unknown to us)
+    next_due: datetime | None = None  # when to look again: rotation or end of a grace period
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +85,21 @@ def ensure_credentials(
     role_id = admin.role_id(names.approle)
     live = admin.secret_id_accessors(names.approle)
     reason = _issue_reason(stored, role_id, live, ttl, settings, now)
-    creds = stored
-    if reason:
+    if stored is None or reason:
         creds = _issue(admin, stored, role_id, live, names, ttl, now)
-    assert creds is not None
+    else:
+        creds = stored
     creds, destroyed = _destroy_stale(admin, names, creds, live, settings, now)
-    if reason or creds != stored:
+    if creds != stored:
         store.save(names, creds)
-    return CredentialsOutcome(creds, bool(reason), reason, destroyed)
+    due = next_due(
+        creds.expires_at,
+        ttl,
+        settings.secret_id_rotate_fraction,
+        creds.rotated_at if creds.previous_accessor else None,
+        settings.secret_id_grace_seconds,
+    )
+    return CredentialsOutcome(creds, bool(reason), reason, destroyed, due)
 
 
 def _issue_reason(

@@ -23,3 +23,18 @@ def rotate_at(expires_at: datetime, ttl_seconds: int, fraction: float) -> dateti
 def grace_over(rotated_at: datetime, grace_seconds: int, now: datetime) -> bool:
     """The replaced secret_id may be destroyed: its grace period has passed."""
     return now - rotated_at >= timedelta(seconds=grace_seconds)
+
+
+def next_due(
+    expires_at: datetime,
+    ttl_seconds: int,
+    fraction: float,
+    rotated_at: datetime | None,
+    grace_seconds: int,
+) -> datetime:
+    """When the credentials next need the operator: rotation, or the end of the grace
+    period of a replaced secret_id, whichever comes first (for scheduling a timer)."""
+    due = rotate_at(expires_at, ttl_seconds, fraction)
+    if rotated_at is not None:
+        due = min(due, rotated_at + timedelta(seconds=grace_seconds))
+    return due

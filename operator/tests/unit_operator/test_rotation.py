@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vault_mcp_operator.rotation import grace_over, rotate_at, rotation_due
+from vault_mcp_operator.rotation import grace_over, next_due, rotate_at, rotation_due
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = 24 * 3600
@@ -33,3 +33,10 @@ def test_rotate_at_is_where_due_turns_true() -> None:
 @pytest.mark.parametrize(("seconds", "over"), [(0, False), (299, False), (300, True), (900, True)])
 def test_grace(seconds: int, over: bool) -> None:
     assert grace_over(T0, 300, T0 + timedelta(seconds=seconds)) is over
+
+
+def test_next_due_is_rotation_or_end_of_grace() -> None:
+    expires = T0 + timedelta(seconds=DAY)
+    assert next_due(expires, DAY, 1 / 3, None, 300) == T0 + timedelta(hours=16)
+    rotated = T0 + timedelta(minutes=1)
+    assert next_due(expires, DAY, 1 / 3, rotated, 300) == rotated + timedelta(seconds=300)

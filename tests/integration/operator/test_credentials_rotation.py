@@ -71,6 +71,7 @@ def test_rotation_keeps_the_old_secret_id_for_the_grace_period(
     assert (first.credentials.issued, first.credentials.reason) == (True, "none stored")
     original = first.credentials.credentials
     assert original.expires_at == t0 + timedelta(hours=24)
+    assert first.credentials.next_due == t0 + timedelta(hours=16)
 
     quiet = reconcile(admin, store, names, SPEC, settings, t0 + timedelta(hours=15))
     assert (quiet.vault_writes, quiet.verb) == (0, "unchanged")
@@ -83,6 +84,7 @@ def test_rotation_keeps_the_old_secret_id_for_the_grace_period(
     assert (new.previous_accessor, new.rotated_at) == (original.accessor, t1)
     assert new.secret_id != original.secret_id
     assert store.load(names) == new
+    assert rotated.credentials.next_due == t1 + timedelta(seconds=300)
     assert logs_in(vault, original)  # still valid: pods have the grace period to switch
     assert logs_in(vault, new)
 

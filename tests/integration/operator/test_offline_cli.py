@@ -298,3 +298,26 @@ def test_operator_policy_refuses_everything_else(
     vault: OpenBao, operator_token: str, method: str, path: str, body: Any
 ) -> None:
     assert denied(vault, method, path, operator_token, body), path
+
+
+def test_console_script(vault: OpenBao, tmp_path: Path) -> None:
+    """The installed `vault-mcp-operator` and `python -m vault_mcp_operator` entry points."""
+    import os
+    import subprocess
+    import sys
+
+    path = manifest(tmp_path, vault_agent("gina", namespace="scripts"))
+    env = {**os.environ, "VAULT_ADDR": vault.addr, "VAULT_TOKEN": vault.token}
+    script = Path(sys.executable).parent / "vault-mcp-operator"
+    applied = subprocess.run(
+        [str(script), "apply", "-f", str(path)], env=env, capture_output=True, text=True
+    )
+    assert (applied.returncode, applied.stdout) == (0, "scripts/gina: created (4 Vault writes)\n")
+    deleted = subprocess.run(
+        [sys.executable, "-m", "vault_mcp_operator", "delete", "-f", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.startswith("scripts/gina: deleted")
