@@ -483,6 +483,10 @@ class OperatorProcess:
             self._proc.wait()
         self._proc = None
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, as when a node dies mid-reconcile."""
         if self._proc is not None:
