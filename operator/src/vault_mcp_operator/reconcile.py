@@ -89,9 +89,11 @@ def ensure_credentials(
         creds = _issue(admin, stored, role_id, live, names, ttl, now)
     else:
         creds = stored
-    creds, destroyed = _destroy_stale(admin, names, creds, live, settings, now)
+    creds, stale = _without_stale(creds, live, settings, now)
     if creds != stored:
-        store.save(names, creds)
+        store.save(names, creds)  # the new secret_id is published before any is destroyed
+    for accessor in stale:
+        admin.destroy_secret_id(names.approle, accessor)
     due = next_due(
         creds.expires_at,
         ttl,
@@ -99,7 +101,7 @@ def ensure_credentials(
         creds.rotated_at if creds.previous_accessor else None,
         settings.secret_id_grace_seconds,
     )
-    return CredentialsOutcome(creds, bool(reason), reason, destroyed, due)
+    return CredentialsOutcome(creds, bool(reason), reason, stale, due)
 
 
 def _issue_reason(
@@ -145,30 +147,24 @@ def _issue(
     )
 
 
-def _destroy_stale(
-    admin: VaultAdmin,
-    names: AgentNames,
-    creds: Credentials,
-    live: set[str],
-    settings: OperatorSettings,
-    now: datetime,
+def _without_stale(
+    creds: Credentials, live: set[str], settings: OperatorSettings, now: datetime
 ) -> tuple[Credentials, tuple[str, ...]]:
-    """Destroy what no one should hold any more: the replaced secret_id after its grace
-    period, and secret_ids of the role the operator never handed out (or lost track of)."""
+    """What no one should hold any more: the replaced secret_id after its grace period, and
+    secret_ids of the role the operator never handed out (or lost track of). Returns the
+    credentials without a previous accessor that is due, and the accessors to destroy."""
     keep = {creds.accessor}
     previous = creds.previous_accessor
-    in_grace = previous is not None and not (
-        creds.rotated_at is None
-        or grace_over(creds.rotated_at, settings.secret_id_grace_seconds, now)
+    in_grace = (
+        previous is not None
+        and creds.rotated_at is not None
+        and not grace_over(creds.rotated_at, settings.secret_id_grace_seconds, now)
     )
     if in_grace and previous is not None:
         keep.add(previous)
-    stale = tuple(sorted(live - keep))
-    for accessor in stale:
-        admin.destroy_secret_id(names.approle, accessor)
     if previous is not None and not in_grace:
         creds = _without_previous(creds)
-    return creds, stale
+    return creds, tuple(sorted(live - keep))
 
 
 def _without_previous(creds: Credentials) -> Credentials:
