@@ -169,7 +169,7 @@ class ApiServer(kmock.KubernetesEmulator):
             patched = kmock_dicts.patch_dict(copy.deepcopy(current), request.data)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise kmock.KubernetesError(status=422, reason="Invalid", message=str(exc)) from exc
-        if patched == current:
+        if _normal(patched) == _normal(current):
             return current
         stamp: dict[str, Any] = {"resourceVersion": self._next_version()}
         if patched.get("spec") != current.get("spec"):
@@ -194,6 +194,14 @@ class ApiServer(kmock.KubernetesEmulator):
         stored = self._stored(request)
         if stored is not None and not stored.get("metadata", {}).get("deletionTimestamp"):
             stored.patch({"metadata": {"resourceVersion": self._next_version()}})
+
+
+def _normal(obj: Any) -> Any:
+    """`obj` without empty metadata maps: the API server does not keep `annotations: {}`."""
+    if not isinstance(obj, dict):
+        return obj
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if v not in ({}, [], None)}
+    return obj | {"metadata": meta}
 
 
 def _as_version(value: object) -> int:
