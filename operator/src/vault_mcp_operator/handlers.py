@@ -233,6 +233,8 @@ def on_timer(**kwargs: Any) -> None:
         return
     try:
         _reconcile(rt, drift=True, **kwargs)
+    except kopf.PermanentError:
+        return  # reported in status already; only a new spec can help, and it has its handler
     finally:
         lock.release()
 

@@ -41,8 +41,10 @@ def dev_cluster() -> Iterator[Cluster]:
 
 def test_vault_down_is_reported_and_recovered_from(raft_cluster: Cluster) -> None:
     cluster = raft_cluster
-    cluster.kube.create_agent("team-a", "alice", {})
-    cluster.ready("team-a", "alice")
+    for name in ("alice", "bob"):
+        cluster.kube.create_agent("team-a", name, {})
+        cluster.ready("team-a", name)
+    bob = agent_names("team-a", "bob", load_settings())
 
     cluster.bao.stop()
     message = cluster.not_ready("team-a", "alice", "VaultUnavailable")
@@ -51,10 +53,19 @@ def test_vault_down_is_reported_and_recovered_from(raft_cluster: Cluster) -> Non
         lambda: "VaultUnavailable" in cluster.kube.event_reasons("team-a", "alice"),
         what="VaultUnavailable event",
     )
+    # A delete while Vault is down waits: the finalizer stays until access is really ended.
+    cluster.kube.delete_agent("team-a", "bob")
+    wait_for(
+        lambda: "VaultUnavailable" in cluster.kube.event_reasons("team-a", "bob"),
+        what="bob's removal reported as waiting for Vault",
+    )
+    assert cluster.kube.agent("team-a", "bob") is not None
     assert cluster.operator.running  # reported, not crashed
 
     cluster.bao.start()  # same port, same raft data, unsealed again
     cluster.ready("team-a", "alice")
+    wait_for(lambda: cluster.kube.agent("team-a", "bob") is None, what="bob removed")
+    assert cluster.vault_get(f"sys/policies/acl/{bob.policy}") is None
     wait_for(lambda: "Ready" in cluster.kube.event_reasons("team-a", "alice"), what="Ready event")
     assert cluster.login(cluster.credentials("team-a", "alice"))["policies"]
     assert 'vaultmcp_operator_errors_total{reason="vault_unavailable"}' in (
