@@ -43,8 +43,9 @@ import attrs
 import jsonpatch
 import kmock
 import kubernetes
+
+# KMock's merge/JSON-patch function is the one its emulator applies; pinned (kmock==0.8).
 from kmock._internal import dicts as kmock_dicts
-from kmock._internal import enums as kmock_enums
 
 from devkit.ports import free_port
 
@@ -58,7 +59,7 @@ VAULTAGENT_INFO = kmock.ResourceInfo(
     subresources={"status"},
     verbs={"create", "delete", "get", "list", "patch", "update", "watch"},
 )
-_WRITES = {kmock_enums.action.CREATE, kmock_enums.action.UPDATE, kmock_enums.action.DELETE}
+_WRITES = {kmock.action.CREATE, kmock.action.UPDATE, kmock.action.DELETE}
 
 T = TypeVar("T")
 
@@ -79,9 +80,9 @@ class ApiServer(kmock.KubernetesEmulator):
         if request.resource is None or request.action not in _WRITES:
             return await super()._handle(request)
         async with self._writes:
-            if request.action == kmock_enums.action.CREATE:
+            if request.action == kmock.action.CREATE:
                 self._prepare_create(request)
-            elif request.action == kmock_enums.action.UPDATE:
+            elif request.action == kmock.action.UPDATE:
                 unchanged = self._prepare_update(request)
                 if unchanged is not None:  # as kube-apiserver: no new version, no watch event
                     return aiohttp.web.json_response(unchanged)
