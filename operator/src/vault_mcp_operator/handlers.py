@@ -37,7 +37,7 @@ from vault_mcp_operator.kube_secrets import (
     KubeStoreError,
     Owner,
 )
-from vault_mcp_operator.login import LoginError, login
+from vault_mcp_operator.login import LoginError, VaultSession
 from vault_mcp_operator.metrics import Metrics
 from vault_mcp_operator.names import AgentNames, agent_names
 from vault_mcp_operator.reconcile import Outcome, reconcile, remove
@@ -81,26 +81,6 @@ class HandlerOptions(BaseSettings):
         return float(min(self.retry_max_seconds, self.retry_base_seconds * 2 ** min(retry, 20)))
 
 
-class VaultConnection:
-    """The operator's Vault session: logged in lazily, and again after Vault refused a call
-    (the likeliest cause being an expired token). Shared by all handler threads."""
-
-    def __init__(self, settings: OperatorSettings) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._admin: VaultAdmin | None = None
-
-    def admin(self) -> VaultAdmin:
-        with self._lock:
-            if self._admin is None:
-                self._admin = VaultAdmin(login(self._settings), self._settings)
-            return self._admin
-
-    def reset(self) -> None:
-        with self._lock:
-            self._admin = None
-
-
 class AgentLocks:
     """One lock per VaultAgent: the timer and a change handler run in different threads and
     must not both issue a secret_id for the same agent."""
@@ -125,8 +105,14 @@ class Runtime:
     settings: OperatorSettings
     options: HandlerOptions
     metrics: Metrics
-    vault: VaultConnection
+    # One login for the whole operator, renewed before it expires and redone after a 403.
+    session: VaultSession
     kube: kubernetes.client.ApiClient | None = None
+    admin: VaultAdmin = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin = VaultAdmin(self.session, self.settings)
+
     locks: AgentLocks = field(default_factory=AgentLocks)
 
 
@@ -177,7 +163,7 @@ def startup(memo: Any, logger: logging.Logger | logging.LoggerAdapter[Any], **_:
     rt = _runtime(memo)
     rt.kube = kube_api_client()
     try:
-        rt.vault.admin()  # log in now to show a misconfiguration early; not fatal
+        rt.session.client()  # log in now to show a misconfiguration early; not fatal
     except (LoginError, VaultUnavailable, VaultRefused) as exc:
         logger.warning("Vault login failed; will retry with each reconcile: %s", exc)
 
@@ -282,7 +268,7 @@ def _run_reconcile(
     parsed, names = _parse(rt.settings, body, spec)
     store = _store(rt, body)
     with _failures(rt):
-        return names, reconcile(rt.vault.admin(), store, names, parsed, rt.settings, now)
+        return names, reconcile(rt.admin, store, names, parsed, rt.settings, now)
 
 
 def _parse(
@@ -309,11 +295,9 @@ def _failures(rt: Runtime) -> Iterator[None]:
         yield
     except VaultUnavailable as exc:
         raise Failure(Reason.VAULT_UNAVAILABLE, str(exc)) from None
-    except VaultRefused as exc:
-        rt.vault.reset()  # an expired operator token is the likeliest cause: log in again
+    except VaultRefused as exc:  # after VaultAdmin's one fresh login on a 403
         raise Failure(Reason.VAULT_REFUSED, str(exc)) from None
     except LoginError as exc:
-        rt.vault.reset()
         raise Failure(_login_reason(exc), f"operator login: {exc}") from None
     except ForeignSecret as exc:
         raise Failure(Reason.SECRET_CONFLICT, str(exc)) from None
@@ -397,7 +381,7 @@ def _remove(rt: Runtime, *, body: kopf.Body, spec: kopf.Spec, retry: int = 0, **
         return  # a name no agent could have had: nothing exists in Vault for it
     try:
         with _failures(rt):
-            writes = remove(rt.vault.admin(), _store(rt, body), names, policy)
+            writes = remove(rt.admin, _store(rt, body), names, policy)
     except Failure as failure:
         rt.metrics.removal_failed(_metric_label(failure.reason))
         _post(body, [failure_event(failure.reason, f"cannot remove yet: {failure.message}")])

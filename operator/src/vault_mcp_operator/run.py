@@ -24,11 +24,10 @@ from vault_mcp_operator.config import ConfigError, OperatorSettings, load_settin
 from vault_mcp_operator.handlers import (
     HandlerOptions,
     Runtime,
-    VaultConnection,
     configure_kopf,
     register,
 )
-from vault_mcp_operator.login import LoginError, auth_method
+from vault_mcp_operator.login import LoginError, VaultSession, auth_method
 from vault_mcp_operator.metrics import Metrics
 
 PROG = "vault-mcp-operator run"
@@ -68,7 +67,7 @@ def _run(args: argparse.Namespace, settings: OperatorSettings, options: HandlerO
     register(registry, options)
     kopf_settings = kopf.OperatorSettings()
     configure_kopf(kopf_settings)
-    runtime = Runtime(settings, options, Metrics(), VaultConnection(settings))
+    runtime = Runtime(settings, options, Metrics(), VaultSession(settings))
     kopf.run(
         registry=registry,
         settings=kopf_settings,
