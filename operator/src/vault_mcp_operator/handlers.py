@@ -107,13 +107,12 @@ class Runtime:
     metrics: Metrics
     # One login for the whole operator, renewed before it expires and redone after a 403.
     session: VaultSession
-    kube: kubernetes.client.ApiClient | None = None
+    kube: kubernetes.client.ApiClient | None = None  # at startup: kopf has logged in by then
+    locks: AgentLocks = field(default_factory=AgentLocks)
     admin: VaultAdmin = field(init=False)
 
     def __post_init__(self) -> None:
         self.admin = VaultAdmin(self.session, self.settings)
-
-    locks: AgentLocks = field(default_factory=AgentLocks)
 
 
 class Failure(Exception):
