@@ -76,6 +76,39 @@ class ApiServer(kmock.KubernetesEmulator):
     # Writes are serialised so that a version check and the write it guards are one step.
     _writes: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
 
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        # KMock 0.8 cannot parse the namespace collection URL (it takes "namespaces" for the
+        # start of a namespaced path), and kopf lists and watches it when given --namespace.
+        if raw_request.path.rstrip("/") == "/api/v1/namespaces":
+            await raw_request.read()
+            if raw_request.query.get("watch") == "true":
+                return await self._watch_namespaces(raw_request)
+            items = [_namespace(name) for name in sorted(self._namespaces())]
+            meta = {"resourceVersion": str(self._version)}
+            return aiohttp.web.json_response(
+                {"kind": "NamespaceList", "metadata": meta, "items": items}
+            )
+        return await super().__call__(raw_request)
+
+    def _namespaces(self) -> set[str]:
+        """A namespace exists once something lives in it (tests never create Namespaces)."""
+        return {ns for (_, ns, _), obj in self.objects.items() if ns and not obj.deleted}
+
+    async def _watch_namespaces(
+        self, raw_request: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw_request)
+        announced: set[str] = set()
+        with contextlib.suppress(ConnectionError):
+            while True:  # until the client hangs up or the server stops (cancellation)
+                for name in sorted(self._namespaces() - announced):
+                    announced.add(name)
+                    event = {"type": "ADDED", "object": _namespace(name)}
+                    await response.write(json.dumps(event).encode() + b"\n")
+                await asyncio.sleep(0.1)
+        return response
+
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         if request.resource is None or request.action not in _WRITES:
             return await super()._handle(request)
@@ -195,6 +228,11 @@ class ApiServer(kmock.KubernetesEmulator):
         stored = self._stored(request)
         if stored is not None and not stored.get("metadata", {}).get("deletionTimestamp"):
             stored.patch({"metadata": {"resourceVersion": self._next_version()}})
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    meta = {"name": name, "uid": f"namespace-{name}", "resourceVersion": "1"}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
 def _normal(obj: Any) -> Any:

@@ -131,3 +131,9 @@ def test_watch_from_a_listing_misses_nothing_and_repeats_nothing(
     stop.set()
     kube.create_agent("w", "wake", {})  # one more line, so the reader sees `stop` and hangs up
     thread.join(timeout=5)
+
+
+def test_namespaces_are_listed_once_something_lives_in_them(emulator: KubeEmulator) -> None:
+    Kube(emulator).create_agent("listed-ns", "x", {})
+    listing = emulator.raw("GET", "/api/v1/namespaces")
+    assert "listed-ns" in [item["metadata"]["name"] for item in listing["items"]]
