@@ -9,7 +9,10 @@ maintains itself; `ApiServer` adds the parts kopf and the operator rely on:
 - a 422 when that `test` fails (optimistic concurrency), as kube-apiserver answers;
 - `metadata.generation`, bumped only when the spec changes (status.observedGeneration needs it);
 - `uid`, `creationTimestamp`, `generateName` (kopf names its Events that way);
-- the status subresource contract: `/status` writes change only `status`, main writes never do.
+- the status subresource contract: `/status` writes change only `status`, main writes never do;
+- patches that change nothing keep the version and send no watch event;
+- a watch from a listing's version: nothing lost or repeated in between;
+- the namespace collection (list and watch), which KMock 0.8 cannot route.
 
 `KubeEmulator` serves it on a loopback port from a background thread, so synchronous tests (and
 an operator in a child process, through a kubeconfig file) talk to it over real HTTP.
