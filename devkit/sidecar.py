@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.ports import free_port
+from vault_mcp_sidecar.config import Settings
 
 
 @dataclass
@@ -82,6 +83,7 @@ class SidecarProcess:
 
 
 def _base_env() -> dict[str, str]:
-    """The caller's environment minus any sidecar settings that could leak into a test."""
-    prefixes = ("VAULT_", "AUTH_", "JWT_", "MTLS_", "API_KEYS", "CHILD_TOKEN_", "RATE_LIMIT_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    """The caller's environment minus every sidecar setting (any case), so nothing from a
+    developer's shell leaks into a test, the demo or the benchmark."""
+    settings = {name.lower() for name in Settings.model_fields}
+    return {k: v for k, v in os.environ.items() if k.lower() not in settings}

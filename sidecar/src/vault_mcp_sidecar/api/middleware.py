@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,7 +97,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return bytes(value).decode()
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def _declared_length(scope: Scope) -> int:
