@@ -191,9 +191,7 @@ def mcp_section(info: DemoInfo) -> str:
         f"{info.python} scripts/mcp_client.py list",
         f"{info.python} scripts/mcp_client.py call read_secret "
         + shlex.quote(json.dumps({"path": SECRET_PATH})),
-        f"claude mcp add --transport http vault-mcp-bridge {url} "
-        '--header "X-API-Key: $DEMO_API_KEY"',
-        "# or in an MCP client's JSON config (clients that expand ${VAR}; else paste the key):",
+        "# in an MCP client's JSON config (clients that expand ${VAR}; else paste the key):",
         *json.dumps(config, indent=2).splitlines(),
     ]
     notes = [f"Streamable HTTP at {url}; every REST route is a tool, with the same auth."]
