@@ -6,11 +6,10 @@ Names match the sidecar's where they mean the same thing (DESIGN §6): `VAULT_AD
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vault_mcp_sidecar.naming import (
@@ -18,14 +17,19 @@ from vault_mcp_sidecar.naming import (
     MINTER_POLICY_PREFIX,
     InvalidName,
     check_policy_prefixes,
-    check_prefix,
+)
+from vault_mcp_sidecar.settings_checks import (
+    ConfigError,
+    empty_is_unset,
+    existing_file,
+    http_url,
+    load,
+    path_segments,
 )
 
+__all__ = ["ConfigError", "OperatorSettings", "load_settings"]
+
 DEFAULT_SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-
-
-class ConfigError(Exception):
-    """Configuration that cannot work; `str()` is one line naming the variable."""
 
 
 class OperatorSettings(BaseSettings):
@@ -80,21 +84,17 @@ class OperatorSettings(BaseSettings):
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return empty_is_unset(value)
 
     @field_validator("vault_cacert")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError("no such file")
-        return value
+        return existing_file(value)
 
     @field_validator("vault_addr")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return http_url(value) or value
 
     @field_validator(
         "kv_mount",
@@ -106,10 +106,7 @@ class OperatorSettings(BaseSettings):
     )
     @classmethod
     def _segments(cls, value: str) -> str:
-        try:
-            return check_prefix(value)
-        except InvalidName as exc:
-            raise ValueError(str(exc)) from exc
+        return path_segments(value)
 
     @model_validator(mode="after")
     def _prefixes(self) -> OperatorSettings:
@@ -122,15 +119,4 @@ class OperatorSettings(BaseSettings):
 
 def load_settings(**overrides: Any) -> OperatorSettings:
     """Read the environment; raise ConfigError with one line naming the offending variable."""
-    try:
-        return OperatorSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
-
-
-def _one_line(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False, include_input=False)[0]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["loc"]:
-        return f"invalid configuration: {str(error['loc'][0]).upper()}: {message}"
-    return f"invalid configuration: {message}"
+    return load(OperatorSettings, **overrides)

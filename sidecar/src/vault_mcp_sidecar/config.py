@@ -13,11 +13,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vault_mcp_sidecar.naming import InvalidName, check_prefix, check_subject
+from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
+from vault_mcp_sidecar.settings_checks import (
+    ConfigError,
+    empty_is_unset,
+    existing_file,
+    http_url,
+    load,
+    path_segments,
+)
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 _DURATION = re.compile(r"[1-9][0-9]*(s|m|h)?")
 # Values people paste from examples; a sidecar must never run with them.
@@ -25,10 +35,6 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "dev-secret", "e
 MIN_HS256_SECRET_BYTES = 32
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class ConfigError(Exception):
-    """Configuration that cannot work; `str()` is one line naming the variable."""
 
 
 class Settings(BaseSettings):
@@ -100,18 +106,12 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        # `VAULT_TOKEN=` (say, `${VAULT_TOKEN}` of an unset shell variable) means "not set":
-        # taken literally it started a sidecar with no credential, and an empty *_FILE or
-        # VAULT_CACERT became Path("."), failing only later.
-        return None if isinstance(value, str) and not value.strip() else value
+        return empty_is_unset(value)
 
     @field_validator("vault_cacert")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
-        # Checked here: at TLS setup a missing file was a traceback, not one line.
-        if value is not None and not value.is_file():
-            raise ValueError("no such file")
-        return value
+        return existing_file(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -121,9 +121,7 @@ class Settings(BaseSettings):
     @field_validator("vault_addr", "jwt_jwks_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/") if value else value
+        return http_url(value)
 
     @field_validator("child_token_ttl")
     @classmethod
@@ -135,10 +133,7 @@ class Settings(BaseSettings):
     @field_validator("kv_mount", "default_prefix", "transit_mount", "vault_approle_mount")
     @classmethod
     def _segments(cls, value: str) -> str:
-        try:
-            return check_prefix(value)
-        except InvalidName as exc:
-            raise ValueError(str(exc)) from exc
+        return path_segments(value)
 
     @field_validator("agent_id")
     @classmethod
@@ -257,15 +252,4 @@ def _field_error(variable: str, message: str) -> ValueError:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment; raise ConfigError with one line naming the offending variable."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
-
-
-def _one_line(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False, include_input=False)[0]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["loc"]:
-        return f"invalid configuration: {str(error['loc'][0]).upper()}: {message}"
-    return f"invalid configuration: {message}"
+    return load(Settings, **overrides)
