@@ -51,6 +51,7 @@ import kubernetes
 from kmock._internal import dicts as kmock_dicts
 
 from devkit.ports import free_port
+from devkit.process import spawn, stop
 
 GROUP, VERSION, PLURAL = "vaultmcp.dev", "v1alpha1", "vaultagents"
 VAULTAGENTS = f"{GROUP}/{VERSION}/{PLURAL}"
@@ -512,25 +513,13 @@ class OperatorProcess:
 
     def start(self) -> None:
         env = {**_base_env(), **self.env, "KUBECONFIG": str(self.kube.kubeconfig)}
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self.command(),
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._proc = spawn(self.command(), self.log_file, env)
         self._wait_live()
 
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc, timeout=15)
         self._proc = None
 
     @property

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +25,7 @@ from typing import Literal
 
 from devkit.certs import Pki
 from devkit.ports import free_port
+from devkit.process import spawn, stop
 
 VerifyMode = Literal["on", "optional", "optional_no_ca", "off"]
 
@@ -109,24 +109,14 @@ class Nginx:
             "-e",
             str(self.error_log),
         ]
-        with self.error_log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self._proc = spawn(args, self.error_log)
         self._wait_until_listening()
 
     def stop(self) -> None:
         """SIGTERM (fast shutdown); the whole process group is killed if it lingers."""
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            # start_new_session made nginx a group leader, so this reaches its workers too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            self._proc.wait()
+        stop(self._proc)  # the group kill reaches nginx's workers too
         self._proc = None
 
     def log_tail(self, chars: int = 2000) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.ports import free_port
+from devkit.process import spawn, stop
 
 ROOT_TOKEN = "root-token-for-tests"  # only ever used by throwaway dev servers
 
@@ -93,10 +94,7 @@ class OpenBao:
             args += ["-dev", f"-dev-listen-address=127.0.0.1:{self.port}"]
         # The root token goes through the environment, not argv, where `ps` shows it to anyone.
         env = {**os.environ, "BAO_DEV_ROOT_TOKEN_ID": self.token}
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
-            )
+        self._proc = spawn(args, self.log_file, env)
         self._wait_until_answering()
         if not self.dev:
             self._init_and_unseal()
@@ -104,12 +102,7 @@ class OpenBao:
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc)
         self._proc = None
 
     def restart(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.ports import free_port
+from devkit.process import spawn, stop
 from vault_mcp_sidecar.config import Settings
 
 
@@ -45,25 +46,13 @@ class SidecarProcess:
 
     def start(self) -> None:
         env = {**_base_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "vault_mcp_sidecar"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._proc = spawn([sys.executable, "-m", "vault_mcp_sidecar"], self.log_file, env)
         self._wait_ready()
 
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc)
         self._proc = None
 
     def logs(self) -> str:
