@@ -16,6 +16,13 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vault_mcp_sidecar.auth.binding import (
+    BindingError,
+    check_identities,
+    check_subjects,
+    effective_scopes,
+    read_key_dir,
+)
 from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
 from vault_mcp_sidecar.settings_checks import (
@@ -75,6 +82,10 @@ class Settings(BaseSettings):
     mtls_trusted_proxies: str = "127.0.0.1/32,::1/128"
     default_scopes: str = "read,write,list,delete"
     agent_id: str | None = None
+    agent_scopes: str | None = None
+    api_keys_dir: Path | None = None
+    jwt_allowed_subjects: str | None = None
+    mtls_allowed_identities: str | None = None
 
     # -- Child tokens -------------------------------------------------------------------------
     child_token_enabled: bool = False
@@ -102,6 +113,11 @@ class Settings(BaseSettings):
         "vault_secret_id_file",
         "vault_namespace",
         "vault_cacert",
+        "agent_id",
+        "agent_scopes",
+        "api_keys_dir",
+        "jwt_allowed_subjects",
+        "mtls_allowed_identities",
         mode="before",
     )
     @classmethod
@@ -112,6 +128,13 @@ class Settings(BaseSettings):
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
         return existing_file(value)
+
+    @field_validator("api_keys_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError("no such directory")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -161,6 +184,8 @@ class Settings(BaseSettings):
         _check_auth_modes(self)
         # Touch the derived values so their errors surface at start.
         _ = self.trusted_proxies, self.api_keys, self.default_scope_set, self.jwt_algorithm_list
+        _ = self.agent_scope_set, self.jwt_allowed_subject_set, self.mtls_allowed_identity_set
+        _check_key_dir(self)
         return self
 
     # -- Derived values -----------------------------------------------------------------------
@@ -182,6 +207,35 @@ class Settings(BaseSettings):
             return parse_scopes(self.default_scopes)
         except ScopeError as exc:
             raise _field_error("DEFAULT_SCOPES", str(exc)) from exc
+
+    @cached_property
+    def agent_scope_set(self) -> frozenset[Scope] | None:
+        """AGENT_SCOPES: the most any caller of this sidecar may get (None: no limit)."""
+        if self.agent_scopes is None:
+            return None
+        try:
+            return parse_scopes(self.agent_scopes)
+        except ScopeError as exc:
+            raise _field_error("AGENT_SCOPES", str(exc)) from exc
+
+    @cached_property
+    def caller_default_scopes(self) -> frozenset[Scope]:
+        """DEFAULT_SCOPES within AGENT_SCOPES: what a credential naming no scopes gets."""
+        return effective_scopes(self.default_scope_set, self.agent_scope_set)
+
+    @cached_property
+    def jwt_allowed_subject_set(self) -> frozenset[str] | None:
+        try:
+            return check_subjects(self.jwt_allowed_subjects)
+        except BindingError as exc:
+            raise _field_error("JWT_ALLOWED_SUBJECTS", str(exc)) from exc
+
+    @cached_property
+    def mtls_allowed_identity_set(self) -> frozenset[str] | None:
+        try:
+            return check_identities(self.mtls_allowed_identities)
+        except BindingError as exc:
+            raise _field_error("MTLS_ALLOWED_IDENTITIES", str(exc)) from exc
 
     @cached_property
     def jwt_algorithm_list(self) -> tuple[str, ...]:
@@ -244,6 +298,19 @@ def _check_auth_modes(settings: Settings) -> None:
         raise ValueError("enable at least one of AUTH_API_KEY_ENABLED, AUTH_JWT_ENABLED, ...")
     if settings.auth_jwt_enabled and not (settings.jwt_hs256_secret or settings.jwt_jwks_url):
         raise ValueError("AUTH_JWT_ENABLED=true needs JWT_HS256_SECRET or JWT_JWKS_URL")
+
+
+def _check_key_dir(settings: Settings) -> None:
+    if settings.api_keys_dir is None:
+        return
+    if settings.agent_id is None:
+        raise _field_error("API_KEYS_DIR", "needs AGENT_ID (its keys are that agent's)")
+    try:
+        _, problems = read_key_dir(settings.api_keys_dir)
+    except OSError as exc:
+        raise _field_error("API_KEYS_DIR", f"unreadable ({type(exc).__name__})") from exc
+    if problems:
+        raise _field_error("API_KEYS_DIR", problems[0])
 
 
 def _field_error(variable: str, message: str) -> ValueError:

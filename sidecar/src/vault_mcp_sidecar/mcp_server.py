@@ -17,19 +17,11 @@ from fastapi_mcp import AuthConfig, FastApiMCP
 from vault_mcp_sidecar.api.deps import authenticate
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
 from vault_mcp_sidecar.config import Settings
+from vault_mcp_sidecar.operations import OPERATION_SCOPES, visible_operations
 from vault_mcp_sidecar.paths import validate_path
 
-TOOLS = [
-    "write_secret",
-    "read_secret",
-    "delete_secret",
-    "list_secrets",
-    "undelete_secret",
-    "destroy_secret",
-    "transit_encrypt",
-    "transit_decrypt",
-    "whoami",
-]
+# Every operation is a tool; `mount_mcp` lists only those AGENT_SCOPES allows.
+TOOLS = list(OPERATION_SCOPES)
 
 
 def forwarded_headers(settings: Settings) -> list[str]:
@@ -74,7 +66,7 @@ def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
         app,
         name="vault-mcp-bridge",
         description="Agent-scoped secrets (KV v2) and encryption (Transit) in Vault/OpenBao",
-        include_operations=TOOLS,
+        include_operations=visible_operations(settings.agent_scope_set),
         headers=forwarded_headers(settings),
         http_client=replay,
         auth_config=AuthConfig(dependencies=[Depends(authenticate)]),

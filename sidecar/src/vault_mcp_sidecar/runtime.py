@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 
-from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator
+from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator, KeyDir
 from vault_mcp_sidecar.auth.authenticator import Authenticator
 from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator, JwtConfig
 from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator, MtlsConfig
@@ -112,10 +112,16 @@ def _minter(settings: Settings, vault: VaultClient) -> ChildTokenMinter | None:
 
 
 def _authenticator(settings: Settings) -> Authenticator:
-    scopes = settings.default_scope_set
+    # DEFAULT_SCOPES within AGENT_SCOPES, so default-scoped callers need no per-request work.
+    scopes = settings.caller_default_scopes
+    key_dir = (
+        KeyDir(settings.api_keys_dir, settings.agent_id)
+        if settings.api_keys_dir is not None and settings.agent_id is not None
+        else None
+    )
     return Authenticator(
         api_keys=(
-            ApiKeyAuthenticator(settings.api_keys, scopes)
+            ApiKeyAuthenticator(settings.api_keys, scopes, key_dir)
             if settings.auth_api_key_enabled
             else None
         ),
@@ -128,12 +134,15 @@ def _authenticator(settings: Settings) -> Authenticator:
                     cn_prefix=settings.mtls_subject_cn_prefix,
                     xfcc_header=settings.mtls_xfcc_header.lower(),
                     default_scopes=scopes,
+                    bound_agent=settings.agent_id,
+                    allowed_identities=settings.mtls_allowed_identity_set,
                 )
             )
             if settings.auth_mtls_enabled
             else None
         ),
         agent_id=settings.agent_id,
+        agent_scopes=settings.agent_scope_set,
     )
 
 
@@ -145,8 +154,10 @@ def _jwt_config(settings: Settings) -> JwtConfig:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
-        default_scopes=settings.default_scope_set,
+        default_scopes=settings.caller_default_scopes,
         jwks_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
+        bound_agent=settings.agent_id,
+        allowed_subjects=settings.jwt_allowed_subject_set,
     )
 
 

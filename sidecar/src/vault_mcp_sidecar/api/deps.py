@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.operations import required_scope
 from vault_mcp_sidecar.paths import PathError, validate_path
 from vault_mcp_sidecar.runtime import Runtime
 from vault_mcp_sidecar.scopes import Scope
@@ -41,10 +42,10 @@ def require(scope: Scope) -> Callable[[Principal, Runtime], Awaitable[Principal]
     return check
 
 
-Reader = Annotated[Principal, Depends(require(Scope.READ))]
-Writer = Annotated[Principal, Depends(require(Scope.WRITE))]
-Lister = Annotated[Principal, Depends(require(Scope.LIST))]
-Deleter = Annotated[Principal, Depends(require(Scope.DELETE))]
+def admitted(operation_id: str) -> Any:
+    """`caller: Annotated[Principal, admitted("write_secret")]`: the caller may run this
+    operation — its scope comes from the one table, `operations.OPERATION_SCOPES`."""
+    return Depends(require(required_scope(operation_id)))
 
 
 async def secret_path(request: Request, path: str) -> str:

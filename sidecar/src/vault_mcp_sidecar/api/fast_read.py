@@ -24,12 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vault_mcp_sidecar.api.errors import handler_for
 from vault_mcp_sidecar.api.routes.secrets import read
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
+from vault_mcp_sidecar.operations import required_scope
 from vault_mcp_sidecar.paths import PathError, validate_path
 from vault_mcp_sidecar.runtime import Runtime
-from vault_mcp_sidecar.scopes import Scope as AccessScope
 
 PREFIX = "/secrets/"
 _VERSION_QUERY = re.compile(rb"version=([1-9][0-9]{0,8})")
+_READ_SCOPE = required_scope("read_secret")
 
 
 class FastReadMiddleware:
@@ -46,7 +47,7 @@ class FastReadMiddleware:
         try:
             caller = await self.runtime.authenticate(Headers(scope=scope))
             _state(scope)["principal"] = caller
-            self.runtime.admit(caller, AccessScope.READ)
+            self.runtime.admit(caller, _READ_SCOPE)
             body = await read(self.runtime, caller, path, version)
         except Exception as exc:
             handler = handler_for(exc)

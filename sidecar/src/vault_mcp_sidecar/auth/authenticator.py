@@ -9,9 +9,11 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 
 from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator
+from vault_mcp_sidecar.auth.binding import effective_scopes
 from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator
 from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator
 from vault_mcp_sidecar.auth.principal import AuthError, ForbiddenError, Principal
+from vault_mcp_sidecar.scopes import Scope
 
 
 class Authenticator:
@@ -22,16 +24,31 @@ class Authenticator:
         jwt: JwtAuthenticator | None,
         mtls: MtlsAuthenticator | None,
         agent_id: str | None = None,
+        agent_scopes: frozenset[Scope] | None = None,
     ) -> None:
         self._api_keys = api_keys
         self._jwt = jwt
         self._mtls = mtls
         self._agent_id = agent_id
+        self._agent_scopes = agent_scopes
 
     async def authenticate(self, headers: Headers) -> Principal:
         principal = await self._identify(headers)
         if self._agent_id is not None and principal.subject != self._agent_id:
-            raise ForbiddenError("this sidecar serves another agent")
+            raise ForbiddenError(
+                f"this sidecar serves only agent {self._agent_id!r}; "
+                f"the credential is for {principal.subject!r}"
+            )
+        agent_scopes = self._agent_scopes
+        if agent_scopes is not None and not principal.scopes <= agent_scopes:
+            # Default-scoped credentials are built within AGENT_SCOPES already; only a
+            # credential naming more than the agent may have gets here.
+            principal = Principal(
+                principal.subject,
+                effective_scopes(principal.scopes, agent_scopes),
+                principal.mode,
+                principal.identity,
+            )
         return principal
 
     async def _identify(self, headers: Headers) -> Principal:

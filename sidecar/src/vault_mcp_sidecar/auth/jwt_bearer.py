@@ -14,7 +14,8 @@ from typing import Any
 import jwt
 from starlette.concurrency import run_in_threadpool
 
-from vault_mcp_sidecar.auth.principal import AuthError, AuthMode, Principal
+from vault_mcp_sidecar.auth.binding import BindingError, check_caller_name
+from vault_mcp_sidecar.auth.principal import AuthError, AuthMode, ForbiddenError, Principal
 from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
 
@@ -33,6 +34,10 @@ class JwtConfig:
     leeway_seconds: int
     default_scopes: frozenset[Scope]
     jwks_cooldown_seconds: float = 10.0
+    # Bound mode: `sub` names the caller, which acts as this agent.
+    bound_agent: str | None = None
+    # JWT_ALLOWED_SUBJECTS: the callers whose tokens are accepted (None: any).
+    allowed_subjects: frozenset[str] | None = None
 
 
 class JwtAuthenticator:
@@ -60,7 +65,7 @@ class JwtAuthenticator:
             raise AuthError("invalid token: algorithm not allowed")
         key = await self._key_for(token, alg)
         claims = self._decode(token, key, alg)
-        return _principal(claims, self._config.default_scopes)
+        return _principal(claims, self._config)
 
     async def _key_for(self, token: str, alg: str) -> Any:
         if alg.startswith("HS"):
@@ -117,15 +122,33 @@ def _header_alg(token: str) -> str:
     return alg
 
 
-def _principal(claims: dict[str, Any], default_scopes: frozenset[Scope]) -> Principal:
+def _principal(claims: dict[str, Any], config: JwtConfig) -> Principal:
     sub = claims.get("sub")
+    scopes = _scopes(claims, config.default_scopes)
+    if config.bound_agent is not None:
+        # The caller need not be an agent (a SPIFFE ID, an email): it acts as the bound agent.
+        try:
+            caller = check_caller_name(sub)
+        except BindingError as exc:
+            raise AuthError(f"invalid token: 'sub' {exc}") from None
+        _check_allowed(caller, config)
+        return Principal(config.bound_agent, scopes, AuthMode.JWT, f"jwt:{caller}")
     try:
         subject = check_subject(sub) if isinstance(sub, str) else None
     except InvalidName:
         subject = None
     if subject is None:
         raise AuthError("invalid token: 'sub' is not a valid agent id")
-    return Principal(subject, _scopes(claims, default_scopes), AuthMode.JWT, f"jwt:{subject}")
+    _check_allowed(subject, config)
+    return Principal(subject, scopes, AuthMode.JWT, f"jwt:{subject}")
+
+
+def _check_allowed(caller: str, config: JwtConfig) -> None:
+    if config.allowed_subjects is not None and caller not in config.allowed_subjects:
+        target = f"agent {config.bound_agent!r}" if config.bound_agent else "this sidecar"
+        raise ForbiddenError(
+            f"JWT subject {caller[:80]!r} may not act for {target}: not in JWT_ALLOWED_SUBJECTS"
+        )
 
 
 def _scopes(claims: dict[str, Any], default_scopes: frozenset[Scope]) -> frozenset[Scope]:

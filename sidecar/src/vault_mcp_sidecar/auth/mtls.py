@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
+from vault_mcp_sidecar.auth.binding import identity_allowed
 from vault_mcp_sidecar.auth.identity_headers import (
     IdentityParseError,
     common_name,
     spiffe_subject,
     xfcc_uri,
 )
-from vault_mcp_sidecar.auth.principal import AuthError, AuthMode, Principal
+from vault_mcp_sidecar.auth.principal import AuthError, AuthMode, ForbiddenError, Principal
 from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope
 
@@ -30,6 +31,10 @@ class MtlsConfig:
     cn_prefix: str
     xfcc_header: str
     default_scopes: frozenset[Scope]
+    # Bound mode: the certificate names the caller, which acts as this agent.
+    bound_agent: str | None = None
+    # MTLS_ALLOWED_IDENTITIES: `spiffe://...` URIs and `CN=<name>` entries (None: any).
+    allowed_identities: frozenset[str] | None = None
 
 
 class MtlsAuthenticator:
@@ -43,17 +48,29 @@ class MtlsAuthenticator:
         )
 
     def authenticate(self, headers: Headers) -> Principal:
-        xfcc = headers.get(self._config.xfcc_header) if self._config.xfcc_header else None
+        config = self._config
+        xfcc = headers.get(config.xfcc_header) if config.xfcc_header else None
+        uri = cn = None
         try:
             if xfcc is not None:
-                identity = xfcc_uri(_bounded(xfcc))
-                subject = spiffe_subject(identity)
+                identity = uri = xfcc_uri(_bounded(xfcc))
             else:
-                identity, subject = self._from_dn(headers)
-            subject = check_subject(subject)
+                identity, cn = self._from_dn(headers)
+            allowed = identity_allowed(config.allowed_identities, uri=uri, cn=cn)
+            if config.bound_agent is not None:
+                subject = config.bound_agent
+            else:
+                subject = check_subject(spiffe_subject(uri) if uri is not None else str(cn))
         except (IdentityParseError, InvalidName) as exc:
             raise AuthError(f"invalid client identity: {exc}") from None
-        return Principal(subject, self._config.default_scopes, AuthMode.MTLS, identity)
+        if not allowed:
+            target = f"agent {config.bound_agent!r}" if config.bound_agent else "this sidecar"
+            shown = uri if uri is not None else f"CN={cn}"
+            raise ForbiddenError(
+                f"client identity {shown[:120]!r} may not act for {target}: "
+                "not in MTLS_ALLOWED_IDENTITIES"
+            )
+        return Principal(subject, config.default_scopes, AuthMode.MTLS, identity)
 
     def _from_dn(self, headers: Headers) -> tuple[str, str]:
         if headers.get(self._config.verify_header) != "SUCCESS":

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from vault_mcp_sidecar.api.deps import Deleter, Lister, Reader, RuntimeDep, SecretPath, Writer
+from vault_mcp_sidecar.api.deps import RuntimeDep, SecretPath, admitted
 from vault_mcp_sidecar.api.models import (
     DeleteResult,
     Secret,
@@ -25,7 +25,10 @@ router = APIRouter(prefix="/secrets", tags=["secrets"])
 
 @router.put("/{path:path}", operation_id="write_secret", response_model=SecretVersion)
 async def write_secret(
-    path: SecretPath, body: WriteSecretRequest, caller: Writer, runtime: RuntimeDep
+    path: SecretPath,
+    body: WriteSecretRequest,
+    caller: Annotated[Principal, admitted("write_secret")],
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """Write a new version of the secret at `path` (optionally check-and-set)."""
     token = await runtime.token_for(caller)
@@ -36,7 +39,7 @@ async def write_secret(
 @router.get("/{path:path}", operation_id="read_secret", response_model=Secret)
 async def read_secret(
     path: SecretPath,
-    caller: Reader,
+    caller: Annotated[Principal, admitted("read_secret")],
     runtime: RuntimeDep,
     version: Annotated[int | None, Query(ge=1, description="A specific version")] = None,
 ) -> dict[str, Any]:
@@ -53,7 +56,9 @@ async def read(
 
 
 @router.delete("/{path:path}", operation_id="delete_secret", response_model=DeleteResult)
-async def delete_secret(path: SecretPath, caller: Deleter, runtime: RuntimeDep) -> DeleteResult:
+async def delete_secret(
+    path: SecretPath, caller: Annotated[Principal, admitted("delete_secret")], runtime: RuntimeDep
+) -> DeleteResult:
     """Soft-delete the latest version (undelete brings it back)."""
     token = await runtime.token_for(caller)
     await runtime.kv.delete_latest(token, caller.subject, path)
@@ -62,7 +67,7 @@ async def delete_secret(path: SecretPath, caller: Deleter, runtime: RuntimeDep) 
 
 @router.get("", operation_id="list_secrets", response_model=SecretList)
 async def list_secrets(
-    caller: Lister,
+    caller: Annotated[Principal, admitted("list_secrets")],
     runtime: RuntimeDep,
     prefix: Annotated[str, Query(max_length=512, description="Folder to list, e.g. app/")] = "",
 ) -> SecretList:
@@ -74,7 +79,10 @@ async def list_secrets(
 
 @router.post("/{path:path}:undelete", operation_id="undelete_secret", response_model=VersionsResult)
 async def undelete_secret(
-    path: SecretPath, body: VersionsRequest, caller: Writer, runtime: RuntimeDep
+    path: SecretPath,
+    body: VersionsRequest,
+    caller: Annotated[Principal, admitted("undelete_secret")],
+    runtime: RuntimeDep,
 ) -> VersionsResult:
     """Restore soft-deleted versions."""
     token = await runtime.token_for(caller)
@@ -84,7 +92,10 @@ async def undelete_secret(
 
 @router.post("/{path:path}:destroy", operation_id="destroy_secret", response_model=VersionsResult)
 async def destroy_secret(
-    path: SecretPath, body: VersionsRequest, caller: Writer, runtime: RuntimeDep
+    path: SecretPath,
+    body: VersionsRequest,
+    caller: Annotated[Principal, admitted("destroy_secret")],
+    runtime: RuntimeDep,
 ) -> VersionsResult:
     """Permanently destroy versions (cannot be undone)."""
     token = await runtime.token_for(caller)

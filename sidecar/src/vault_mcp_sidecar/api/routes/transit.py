@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
-from vault_mcp_sidecar.api.deps import Reader, RuntimeDep, Writer
+from vault_mcp_sidecar.api.deps import RuntimeDep, admitted
 from vault_mcp_sidecar.api.models import Ciphertext, DecryptRequest, EncryptRequest, Plaintext
+from vault_mcp_sidecar.auth.principal import Principal
 
 router = APIRouter(prefix="/transit", tags=["transit"])
 
 
 @router.post("/encrypt", operation_id="transit_encrypt", response_model=Ciphertext)
-async def transit_encrypt(body: EncryptRequest, caller: Writer, runtime: RuntimeDep) -> Ciphertext:
+async def transit_encrypt(
+    body: EncryptRequest,
+    caller: Annotated[Principal, admitted("transit_encrypt")],
+    runtime: RuntimeDep,
+) -> Ciphertext:
     """Encrypt base64 `plaintext` with the agent's key `key` (created on first use)."""
     token = await runtime.token_for(caller)
     ciphertext = await runtime.transit.encrypt(token, caller.subject, body.key, body.plaintext)
@@ -19,7 +26,11 @@ async def transit_encrypt(body: EncryptRequest, caller: Writer, runtime: Runtime
 
 
 @router.post("/decrypt", operation_id="transit_decrypt", response_model=Plaintext)
-async def transit_decrypt(body: DecryptRequest, caller: Reader, runtime: RuntimeDep) -> Plaintext:
+async def transit_decrypt(
+    body: DecryptRequest,
+    caller: Annotated[Principal, admitted("transit_decrypt")],
+    runtime: RuntimeDep,
+) -> Plaintext:
     """Decrypt `ciphertext` with the agent's key `key`; returns base64 plaintext."""
     token = await runtime.token_for(caller)
     plaintext = await runtime.transit.decrypt(token, caller.subject, body.key, body.ciphertext)
