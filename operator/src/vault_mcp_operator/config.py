@@ -70,6 +70,30 @@ class OperatorSettings(BaseSettings):
     # operator policy then has no such grant).
     data_deletion_enabled: bool = True
 
+    # -- The injected sidecar (injection.py) and the admission webhook (webhook.py) ------------
+    # A plain image name: the chart or the cluster's registry mirror decide where it comes from.
+    sidecar_image: str = Field(default="vault-mcp-sidecar:0.1.0", min_length=1)
+    sidecar_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    sidecar_cpu_request: str = "50m"
+    sidecar_memory_request: str = "64Mi"
+    sidecar_cpu_limit: str = "500m"
+    sidecar_memory_limit: str = "128Mi"
+    # Vault's address as pods see it; unset = VAULT_ADDR (the operator's own view).
+    sidecar_vault_addr: str | None = None
+    # A Secret (key ca.crt) with the CA that signed Vault's certificate, mounted into sidecars.
+    sidecar_vault_ca_secret: str | None = None
+    webhook_enabled: bool = False
+    webhook_port: int = Field(default=9443, ge=1, le=65535)
+    webhook_cert_file: Path = Path("/etc/webhook/tls/tls.crt")
+    webhook_key_file: Path = Path("/etc/webhook/tls/tls.key")
+    # Unknown or not-Ready agent: admit the pod unmutated (true) or deny it (false).
+    webhook_fail_open: bool = False
+
+    @property
+    def pod_vault_addr(self) -> str:
+        """The address injected sidecars use to reach Vault."""
+        return self.sidecar_vault_addr or self.vault_addr
+
     @field_validator(
         "vault_token",
         "vault_role_id",
@@ -80,6 +104,8 @@ class OperatorSettings(BaseSettings):
         "vault_cacert",
         "vault_k8s_role",
         "vault_auth_method",
+        "sidecar_vault_addr",
+        "sidecar_vault_ca_secret",
         mode="before",
     )
     @classmethod
@@ -95,6 +121,11 @@ class OperatorSettings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_url(value) or value
+
+    @field_validator("sidecar_vault_addr")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        return http_url(value)
 
     @field_validator(
         "kv_mount",

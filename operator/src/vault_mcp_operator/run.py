@@ -29,6 +29,8 @@ from vault_mcp_operator.handlers import (
 )
 from vault_mcp_operator.login import LoginError, VaultSession, auth_method
 from vault_mcp_operator.metrics import Metrics
+from vault_mcp_operator.webhook import configure_webhook
+from vault_mcp_operator.webhook import register as register_webhook
 
 PROG = "vault-mcp-operator run"
 
@@ -67,6 +69,9 @@ def _run(args: argparse.Namespace, settings: OperatorSettings, options: HandlerO
     register(registry, options)
     kopf_settings = kopf.OperatorSettings()
     configure_kopf(kopf_settings)
+    if settings.webhook_enabled:  # the sidecar injection, at /inject-sidecar (webhook.py)
+        register_webhook(registry)
+        configure_webhook(kopf_settings, settings)
     runtime = Runtime(settings, options, Metrics(), VaultSession(settings))
     kopf.run(
         registry=registry,
