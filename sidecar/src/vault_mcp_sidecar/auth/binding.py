@@ -71,7 +71,8 @@ def identity_allowed(
     """Whether an mTLS caller (XFCC URI or certificate CN) is in the allowlist."""
     if allowed is None:
         return True
-    if uri is not None and uri in allowed:
+    # A URI matches only `spiffe://` entries: an XFCC URI of `CN=x` must not pass as a CN.
+    if uri is not None and uri.startswith(SPIFFE_PREFIX) and uri in allowed:
         return True
     return cn is not None and CN_PREFIX + cn in allowed
 
