@@ -37,10 +37,47 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+##@ Kubernetes
+
+CHART := charts/vault-mcp-bridge
+KIND_CLUSTER ?= vault-mcp-e2e
+IMAGE_TAG ?= 0.1.0
+OPERATOR_IMAGE ?= vault-mcp-operator:$(IMAGE_TAG)
+SIDECAR_IMAGE ?= vault-mcp-sidecar:$(IMAGE_TAG)
+
+chart: $(STAMP) sync-crds ## Lint (strict) and render the Helm chart with Helm's Go SDK; schema and kubernetes-validate checks
+	$(BIN)/pytest -q tests/chart
+
+sync-crds: ## Copy crds/ into the chart (Helm installs the chart's crds/ but never upgrades them)
+	@mkdir -p $(CHART)/crds
+	@rm -f $(CHART)/crds/*.yaml
+	cp crds/*.yaml $(CHART)/crds/
+
+manifests: $(STAMP) sync-crds ## Render manifests/install.yaml (kubectl users) from the chart
+	$(BIN)/python -m tests.chart.chartkit manifests
+
+images: ## Build the operator and sidecar images (needs a running Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "no Docker engine: make images needs one" >&2; exit 1; }
+	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
+	docker build -f sidecar/Dockerfile -t $(SIDECAR_IMAGE) .
+
+kind-up: ## Create the kind cluster for e2e (idempotent)
+	@command -v kind >/dev/null || { echo "kind not found: https://kind.sigs.k8s.io" >&2; exit 1; }
+	@kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' \
+		|| kind create cluster --name $(KIND_CLUSTER) --config tests/e2e/kind-config.yaml --wait 120s
+
+kind-down: ## Delete the kind cluster (idempotent)
+	@command -v kind >/dev/null || exit 0
+	@kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' && kind delete cluster --name $(KIND_CLUSTER) || true
+
+e2e: $(STAMP) ## kind end-to-end: OpenBao + chart + VaultAgent + injected sidecar (skips without Docker/kind)
+	KIND_CLUSTER=$(KIND_CLUSTER) OPERATOR_IMAGE=$(OPERATOR_IMAGE) SIDECAR_IMAGE=$(SIDECAR_IMAGE) \
+		$(BIN)/pytest -q -p no:cacheprovider --timeout=1200 tests/e2e
+
 ##@ Performance
 
 bench: $(STAMP) ## wrk: sidecar vs direct OpenBao vs bao agent; operator apply of 1,000 VaultAgents
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.operator
 
-.PHONY: help install demo test lint fmt bench
+.PHONY: help install demo test lint fmt bench chart sync-crds manifests images kind-up kind-down e2e
