@@ -248,6 +248,7 @@ def test_operator_runs_hardened(renders: dict[str, list[dict[str, Any]]]) -> Non
 
 
 def test_operator_command_line(renders: dict[str, list[dict[str, Any]]]) -> None:
+    assert container(renders["defaults"])["command"] == ["vault-mcp-operator"]
     assert container(renders["defaults"])["args"] == [
         "run",
         "--all-namespaces",
