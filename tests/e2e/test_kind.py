@@ -173,14 +173,14 @@ def release(cluster: str, images: None, openbao: None, tmp_path_factory: Any) ->
         logs = kubectl("-n", SYSTEM_NS, "logs", f"deploy/{RELEASE}", "--tail=200", check=False)
         print(logs)  # shown by pytest when a test failed
         try:
-            config.uninstall(RELEASE)
+            config.uninstall(RELEASE, ignore_not_found=True, wait="watcher", timeout=120)
         except helm.HelmError as exc:  # the install itself failed: nothing to remove
             print(f"uninstall: {exc}")
         config.close()
 
 
 @pytest.fixture(scope="module")
-def workloads(release: None) -> None:
+def workloads(release: None) -> Iterator[None]:
     text = (HERE / "workloads.yaml").read_text().replace("${SIDECAR_IMAGE}", SIDECAR_IMAGE)
     docs = [doc for doc in yaml.safe_load_all(text) if doc]
     first = [doc for doc in docs if doc["kind"] != "Deployment"]
@@ -201,6 +201,9 @@ def workloads(release: None) -> None:
         kubectl(
             "-n", NS, "rollout", "status", f"deploy/{app['metadata']['name']}", "--timeout=180s"
         )
+    yield
+    # While the operator still runs: it removes the agents from Vault and their finalizers.
+    kubectl("delete", "namespace", NS, "--timeout=180s", check=False)
 
 
 # -- Tests, in order: the last one deletes alice ------------------------------------------------
