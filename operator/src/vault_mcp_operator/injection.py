@@ -40,8 +40,7 @@ TMP_VOLUME = "vault-mcp-tmp"
 JWT_ALGORITHMS = "RS256,ES256"
 _READ_ONLY_FILES = 0o444  # the sidecar runs as 65532, not as the files' owner (root)
 _HEALTH_COMMAND = (
-    "import urllib.request; "
-    f"urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=2)"
+    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=2)"
 )
 
 
