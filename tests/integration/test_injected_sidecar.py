@@ -215,7 +215,8 @@ def test_deleted_agent_loses_access_and_the_sidecar_says_why(
     refused = httpx.get(url, headers=key("alice"))
     assert refused.status_code == 403, refused.text
     detail = str(refused.json()["detail"])
-    assert "permission denied by Vault" in detail, detail
+    assert "team-a.alice" in detail, detail
+    assert "VaultAgent deleted" in detail, detail
     # bob is untouched
     bobs = f"{bob.url}/secrets/still/here"
     assert httpx.put(bobs, json={"data": {"k": "v"}}, headers=key("bob")).status_code == 200

@@ -17,7 +17,7 @@ from vault_mcp_sidecar.auth.principal import AuthError, ForbiddenError
 from vault_mcp_sidecar.naming import InvalidName
 from vault_mcp_sidecar.paths import PathError
 from vault_mcp_sidecar.ratelimit import RateLimited
-from vault_mcp_sidecar.vault.errors import VaultError, VaultUnavailable
+from vault_mcp_sidecar.vault.errors import MintRefused, VaultError, VaultUnavailable
 from vault_mcp_sidecar.vault.kv import CasMismatch, SecretNotFound
 from vault_mcp_sidecar.vault.transit import TransitInputError, TransitKeyNotFound
 
@@ -68,6 +68,11 @@ def _vault_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return _error(503, exc.detail, {"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def _mint_refused(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MintRefused)
+    return _error(403, exc.detail)
+
+
 def _vault_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VaultError)
     if exc.status == 403:
@@ -111,5 +116,6 @@ HANDLERS: dict[type[Exception], Handler] = {
     RateLimited: _rate_limited,
     RequestValidationError: _validation,
     VaultUnavailable: _vault_unavailable,
+    MintRefused: _mint_refused,
     VaultError: _vault_error,
 }

@@ -13,7 +13,7 @@ import time
 
 from vault_mcp_sidecar.naming import policy_name
 from vault_mcp_sidecar.vault.client import VaultClient
-from vault_mcp_sidecar.vault.errors import VaultError
+from vault_mcp_sidecar.vault.errors import MintRefused, VaultError
 
 ROLE_PROBE_SECONDS = 60.0
 
@@ -39,11 +39,13 @@ class ChildTokenMinter:
                     raise
         try:
             token = await self._create(parent, "auth/token/create", policy)
-        except VaultError:
+        except VaultError as exc:
             # Neither way worked: most likely a revoked parent (403 on both), not a missing
             # role. Remembering "no role" would keep a re-logged-in parent that may only use
             # the role on the refused path for a whole probe interval.
             self._no_role_until.pop(policy, None)
+            if exc.status == 403:
+                raise MintRefused(subject) from None
             raise
         if probe:
             self._no_role_until[policy] = time.monotonic() + ROLE_PROBE_SECONDS

@@ -15,6 +15,20 @@ class VaultError(Exception):
         return any(text in message for message in self.messages)
 
 
+class MintRefused(VaultError):
+    """Vault refused to mint a child token for the agent (403 on every way of minting).
+
+    The caller is told why in words: the agent's policy or token role is gone — typically its
+    VaultAgent was deleted — or this sidecar's own token may not mint for that agent."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(403, [])
+        self.detail = (
+            f"Vault refused a token for agent '{subject}': its policy or token role no longer "
+            "exists (was its VaultAgent deleted?) or this sidecar may not mint for it"
+        )
+
+
 class VaultUnavailable(VaultError):
     """Vault cannot be reached, is sealed or is on standby: try again later (503)."""
 
