@@ -9,19 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
 
 from vault_mcp_sidecar.naming import (
-    AGENT_POLICY_PREFIX,
     MINTER_POLICY_PREFIX,
     InvalidName,
     check_policy_prefixes,
 )
 from vault_mcp_sidecar.settings_checks import (
     ConfigError,
+    VaultSettings,
     empty_is_unset,
-    existing_file,
     http_url,
     load,
     path_segments,
@@ -32,32 +30,22 @@ __all__ = ["ConfigError", "OperatorSettings", "load_settings"]
 DEFAULT_SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-class OperatorSettings(BaseSettings):
-    """Every setting of the operator; field names are the environment variables, upper-cased."""
+class OperatorSettings(VaultSettings):
+    """Every setting of the operator; field names are the environment variables, upper-cased.
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    Vault connection, credentials and agent layout (`VAULT_*`, `KV_MOUNT`, `DEFAULT_PREFIX`,
+    `TRANSIT_MOUNT`, `CHILD_TOKEN_POLICY_PREFIX`) come from `VaultSettings`, shared with the
+    sidecar.
+    """
 
     # -- The operator's own Vault login (login.py) ---------------------------------------------
-    vault_addr: str = "http://localhost:8200"
-    vault_namespace: str | None = None
-    vault_cacert: Path | None = None
     vault_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     vault_auth_method: Literal["token", "approle", "kubernetes"] | None = None
-    vault_token: SecretStr | None = None
-    vault_role_id: SecretStr | None = None
-    vault_secret_id: SecretStr | None = None
-    vault_role_id_file: Path | None = None
-    vault_secret_id_file: Path | None = None
-    vault_approle_mount: str = "approle"  # where the operator's own AppRole lives
     vault_k8s_role: str | None = None
     vault_k8s_mount: str = "kubernetes"
     vault_k8s_token_file: Path = DEFAULT_SA_TOKEN
 
-    # -- Where agents live in Vault (shared with the sidecar) ----------------------------------
-    kv_mount: str = "secret"
-    default_prefix: str = "mcp"
-    transit_mount: str = "transit"
-    child_token_policy_prefix: str = AGENT_POLICY_PREFIX
+    # -- Where agents live in Vault (the rest is in VaultSettings) ------------------------------
     minter_policy_prefix: str = MINTER_POLICY_PREFIX
     approle_mount: str = "approle"  # where the agents' AppRoles are written
 
@@ -95,13 +83,6 @@ class OperatorSettings(BaseSettings):
         return self.sidecar_vault_addr or self.vault_addr
 
     @field_validator(
-        "vault_token",
-        "vault_role_id",
-        "vault_secret_id",
-        "vault_role_id_file",
-        "vault_secret_id_file",
-        "vault_namespace",
-        "vault_cacert",
         "vault_k8s_role",
         "vault_auth_method",
         "sidecar_vault_addr",
@@ -112,29 +93,12 @@ class OperatorSettings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return empty_is_unset(value)
 
-    @field_validator("vault_cacert")
-    @classmethod
-    def _existing_file(cls, value: Path | None) -> Path | None:
-        return existing_file(value)
-
-    @field_validator("vault_addr")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value) or value
-
     @field_validator("sidecar_vault_addr")
     @classmethod
     def _optional_http_url(cls, value: str | None) -> str | None:
         return http_url(value)
 
-    @field_validator(
-        "kv_mount",
-        "default_prefix",
-        "transit_mount",
-        "approle_mount",
-        "vault_approle_mount",
-        "vault_k8s_mount",
-    )
+    @field_validator("approle_mount", "vault_k8s_mount")
     @classmethod
     def _segments(cls, value: str) -> str:
         return path_segments(value)

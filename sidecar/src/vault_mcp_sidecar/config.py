@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vault_mcp_sidecar.auth.binding import (
     BindingError,
@@ -27,11 +26,10 @@ from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
 from vault_mcp_sidecar.settings_checks import (
     ConfigError,
+    VaultSettings,
     empty_is_unset,
-    existing_file,
     http_url,
     load,
-    path_segments,
 )
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -44,24 +42,13 @@ MIN_HS256_SECRET_BYTES = 32
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class Settings(BaseSettings):
-    """Every setting of the sidecar; field names are the environment variables, upper-cased."""
+class Settings(VaultSettings):
+    """Every setting of the sidecar; field names are the environment variables, upper-cased.
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
-
-    # -- Vault --------------------------------------------------------------------------------
-    vault_addr: str = "http://localhost:8200"
-    vault_namespace: str | None = None
-    vault_cacert: Path | None = None
-    vault_token: SecretStr | None = None
-    vault_role_id: SecretStr | None = None
-    vault_secret_id: SecretStr | None = None
-    vault_role_id_file: Path | None = None
-    vault_secret_id_file: Path | None = None
-    vault_approle_mount: str = "approle"
-    kv_mount: str = "secret"
-    default_prefix: str = "mcp"
-    transit_mount: str = "transit"
+    Vault connection, credentials and layout (`VAULT_*`, `KV_MOUNT`, `DEFAULT_PREFIX`,
+    `TRANSIT_MOUNT`, `CHILD_TOKEN_POLICY_PREFIX`) come from `VaultSettings`, shared with the
+    operator.
+    """
 
     # -- Caller authentication ----------------------------------------------------------------
     auth_api_key_enabled: bool = True
@@ -91,7 +78,6 @@ class Settings(BaseSettings):
     child_token_enabled: bool = False
     child_token_ttl: str = "90s"  # noqa: S105 - a duration
     child_token_num_uses: int = Field(default=0, ge=0)
-    child_token_policy_prefix: str = "mcp-agent-"  # noqa: S105 - a name
 
     # -- Rate limiting ------------------------------------------------------------------------
     rate_limit_enabled: bool = True
@@ -106,13 +92,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     @field_validator(
-        "vault_token",
-        "vault_role_id",
-        "vault_secret_id",
-        "vault_role_id_file",
-        "vault_secret_id_file",
-        "vault_namespace",
-        "vault_cacert",
         "agent_id",
         "agent_scopes",
         "api_keys_dir",
@@ -123,11 +102,6 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return empty_is_unset(value)
-
-    @field_validator("vault_cacert")
-    @classmethod
-    def _existing_file(cls, value: Path | None) -> Path | None:
-        return existing_file(value)
 
     @field_validator("api_keys_dir")
     @classmethod
@@ -141,7 +115,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("vault_addr", "jwt_jwks_url")
+    @field_validator("jwt_jwks_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return http_url(value)
@@ -152,11 +126,6 @@ class Settings(BaseSettings):
         if not _DURATION.fullmatch(value):
             raise ValueError("must be a duration such as 90s, 15m or 1h")
         return value
-
-    @field_validator("kv_mount", "default_prefix", "transit_mount", "vault_approle_mount")
-    @classmethod
-    def _segments(cls, value: str) -> str:
-        return path_segments(value)
 
     @field_validator("agent_id")
     @classmethod
