@@ -16,6 +16,7 @@ from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import SidecarFactory
 from tests.integration.vault_support import client, unique, vault_status
+from vault_mcp_sidecar.vault.child_tokens import TokenType, child_token_fields
 
 POLICY = "mcp-agent-alice"
 ROLE_PATH = f"auth/token/create/{POLICY}"
@@ -168,3 +169,62 @@ def test_token_role_setup_mints_children_through_the_role(
     openbao.api("POST", "auth/token/revoke", {"token": token_role_parent})
     gone = {"accessor": auth["accessor"]}
     assert vault_status(openbao, "POST", "auth/token/lookup-accessor", gone) >= 400
+
+
+@pytest.fixture
+def batch_role_parent(openbao: OpenBao) -> Iterator[str]:
+    """The operator's setup for `spec.token.childType: batch`: the role is `default-batch`
+    (Vault allows no non-orphan role of type `batch`)."""
+    openbao.api(
+        "POST",
+        f"auth/token/roles/{POLICY}",
+        {
+            "allowed_policies": [POLICY],
+            "renewable": False,
+            "token_no_default_policy": True,
+            "token_explicit_max_ttl": "5m",
+            "token_type": "default-batch",
+            "orphan": False,
+        },
+    )
+    openbao.write_policy("mcp-minter-alice", MINTER_POLICY)
+    parent: str = openbao.api(
+        "POST", "auth/token/create", {"policies": ["mcp-minter-alice", POLICY], "ttl": "1h"}
+    )["auth"]["client_token"]
+    try:
+        yield parent
+    finally:
+        openbao.api("DELETE", f"auth/token/roles/{POLICY}")
+        if vault_status(openbao, "GET", "auth/token/lookup-self", token=parent) == 200:
+            openbao.api("POST", "auth/token/revoke", {"token": parent})
+
+
+def test_batch_children_carry_the_agent_policy_and_die_with_the_parent(
+    openbao: OpenBao, start_sidecar: SidecarFactory, batch_role_parent: str
+) -> None:
+    sidecar = start_sidecar(
+        VAULT_TOKEN=batch_role_parent,
+        CHILD_TOKEN_ENABLED="true",
+        CHILD_TOKEN_TYPE="batch",
+        CHILD_TOKEN_TTL="30s",
+    )
+    vault_path, since = _write_as_alice(openbao, sidecar)
+
+    auth = _kv_token(openbao, since, vault_path)
+    assert auth["token_type"] == "batch"
+    assert auth["policies"] == [POLICY]
+    assert auth["token_policies"] == [POLICY]
+    assert not auth.get("accessor")  # batch tokens have none: nothing stored per mint
+    assert [e["auth"]["accessor"] for e in _entries(openbao, since, "request", ROLE_PATH)] == [
+        _accessor_of(openbao, batch_role_parent)
+    ]
+
+    # The kill switch holds for batch children too: one minted with the sidecar's own request
+    # fields stops working the moment its parent is revoked.
+    body = {"policies": [POLICY], **child_token_fields("30s", 0, TokenType.BATCH)}
+    child = openbao.api("POST", ROLE_PATH, body, token=batch_role_parent)["auth"]["client_token"]
+    assert child.startswith("b.")
+    probe = f"secret/data/mcp/alice/{unique()}"
+    assert vault_status(openbao, "GET", probe, token=child) == 404  # allowed, just absent
+    openbao.api("POST", "auth/token/revoke", {"token": batch_role_parent})
+    assert vault_status(openbao, "GET", probe, token=child) == 403

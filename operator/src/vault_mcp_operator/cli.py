@@ -109,6 +109,7 @@ def _inject_parser(command: argparse.ArgumentParser) -> None:
     command.add_argument("--mtls-identity", action="append", default=[])
     command.add_argument("--child-ttl", default="90s")
     command.add_argument("--child-num-uses", type=int, default=0)
+    command.add_argument("--child-type", choices=("service", "batch"), default="service")
     command.add_argument("--rate-limit-requests", type=int, default=60)
     command.add_argument("--rate-limit-window-seconds", type=int, default=60)
 
@@ -149,7 +150,11 @@ def _flag_spec(args: argparse.Namespace) -> dict[str, Any]:
         auth["mtls"] = {"allowedIdentities": args.mtls_identity}
     spec = {
         "scopes": [s.strip() for s in args.agent_scopes.split(",") if s.strip()],
-        "token": {"childTTL": args.child_ttl, "childNumUses": args.child_num_uses},
+        "token": {
+            "childTTL": args.child_ttl,
+            "childNumUses": args.child_num_uses,
+            "childType": args.child_type,
+        },
         "rateLimit": {
             "requests": args.rate_limit_requests,
             "windowSeconds": args.rate_limit_window_seconds,

@@ -52,7 +52,9 @@ def token_role_params(names: AgentNames, spec: VaultAgentSpec) -> dict[str, Any]
         "renewable": False,
         "token_explicit_max_ttl": spec.token.child_ttl,
         "token_no_default_policy": True,
-        "token_type": "service",
+        # Vault allows no non-orphan role of type "batch"; "default-batch" lets the sidecar
+        # (CHILD_TOKEN_TYPE=batch) ask for batch children that still die with their parent.
+        "token_type": "default-batch" if spec.token.child_type == "batch" else "service",
         "token_num_uses": spec.token.child_num_uses,
         "token_period": 0,
         "token_bound_cidrs": list(spec.token.bound_cidrs),

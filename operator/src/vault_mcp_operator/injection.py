@@ -151,6 +151,7 @@ def sidecar_env(
         ("CHILD_TOKEN_ENABLED", "true"),
         ("CHILD_TOKEN_TTL", f"{spec.token.child_ttl}s"),
         ("CHILD_TOKEN_NUM_USES", str(spec.token.child_num_uses)),
+        ("CHILD_TOKEN_TYPE", spec.token.child_type),
         ("HOST", "127.0.0.1"),
         ("PORT", str(PORT)),
         ("RATE_LIMIT_ENABLED", "true"),

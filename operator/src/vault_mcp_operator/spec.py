@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -88,11 +88,15 @@ class TransitSpec(_Model):
         return _unique(keys, "transit key")
 
 
+ChildTokenType = Literal["service", "batch"]
+
+
 class TokenSpec(_Model):
     ttl: Seconds = 15 * 60
     max_ttl: Seconds = Field(default=3600, alias="maxTTL")
     child_ttl: Seconds = Field(default=90, alias="childTTL")
     child_num_uses: int = Field(default=0, ge=0, le=1_000_000, alias="childNumUses")
+    child_type: ChildTokenType = Field(default="service", alias="childType")
     bound_cidrs: tuple[Cidr, ...] = Field(default=(), max_length=MAX_CIDRS, alias="boundCIDRs")
 
     @model_validator(mode="after")
@@ -101,6 +105,8 @@ class TokenSpec(_Model):
             raise _at("ttl", "must not be longer than maxTTL")
         if self.child_ttl > self.ttl:
             raise _at("childTTL", "must not be longer than ttl")
+        if self.child_type == "batch" and self.child_num_uses:
+            raise _at("childNumUses", "batch child tokens cannot have childNumUses")
         return self
 
 

@@ -145,6 +145,7 @@ def test_crd_defaults_mean_what_the_model_defaults_mean() -> None:
         "maxTTL": "1h",
         "childTTL": "90s",
         "childNumUses": 0,
+        "childType": "service",
         "boundCIDRs": [],
     }
 
@@ -167,6 +168,7 @@ def test_a_full_spec_passes() -> None:
             "maxTTL": "1h",
             "childTTL": "90s",
             "childNumUses": 0,
+            "childType": "batch",
             "boundCIDRs": ["10.0.0.0/8"],
         },
         "secretID": {"ttl": "24h"},
@@ -199,6 +201,7 @@ def test_a_full_spec_passes() -> None:
         {"transit": {"keys": [f"k{i}" for i in range(33)]}},
         {"token": {"boundCIDRs": ["10.0.0.0/8"] * 33}},
         {"token": {"childNumUses": -1}},
+        {"token": {"childType": "periodic"}},
         {"rateLimit": {"requests": 0}},
         {"deletionPolicy": "Purge"},
         {"auth": {"apiKeys": {"secretRef": {"name": "Not_A_Name"}}}},

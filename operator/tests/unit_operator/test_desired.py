@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.desired import desired_state
 from vault_mcp_operator.names import AgentNames
-from vault_mcp_operator.spec import parse_spec
+from vault_mcp_operator.spec import SpecError, parse_spec
 from vault_mcp_sidecar.policy import agent_policy_hcl, minter_policy_hcl
 from vault_mcp_sidecar.scopes import Scope
 
@@ -50,6 +52,25 @@ def test_token_role(names: AgentNames, settings: OperatorSettings) -> None:
         "token_period": 0,
         "token_bound_cidrs": [],
     }
+
+
+def test_batch_children_need_a_default_batch_role(
+    names: AgentNames, settings: OperatorSettings
+) -> None:
+    # Vault refuses a non-orphan role of type "batch": "default-batch" is the only way to
+    # batch children that still die with the sidecar's login token.
+    spec = parse_spec({"token": {"childType": "batch"}})
+    _, params = desired_state(names, spec, settings).token_role
+    assert (params["token_type"], params["orphan"], params["token_num_uses"]) == (
+        "default-batch",
+        False,
+        0,
+    )
+
+
+def test_batch_children_cannot_carry_num_uses() -> None:
+    with pytest.raises(SpecError, match=r"^spec\.token\.childNumUses: batch child tokens"):
+        parse_spec({"token": {"childType": "batch", "childNumUses": 2}})
 
 
 def test_approle(names: AgentNames, settings: OperatorSettings) -> None:

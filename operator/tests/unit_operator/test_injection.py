@@ -96,6 +96,7 @@ def test_env_exactly(sidecar: SidecarSettings) -> None:
         ("CHILD_TOKEN_ENABLED", "true"),
         ("CHILD_TOKEN_TTL", "90s"),
         ("CHILD_TOKEN_NUM_USES", "3"),
+        ("CHILD_TOKEN_TYPE", "service"),
         ("HOST", "127.0.0.1"),
         ("PORT", "8089"),
         ("RATE_LIMIT_ENABLED", "true"),
@@ -120,6 +121,7 @@ def test_env_defaults_and_only_api_keys(sidecar: SidecarSettings) -> None:
     assert env["AGENT_SCOPES"] == "read,list"
     assert (env["RATE_LIMIT_REQUESTS"], env["RATE_LIMIT_WINDOW_SECONDS"]) == ("60", "60")
     assert (env["CHILD_TOKEN_TTL"], env["CHILD_TOKEN_NUM_USES"]) == ("90s", "0")
+    assert env["CHILD_TOKEN_TYPE"] == "service"
     assert (env["AUTH_JWT_ENABLED"], env["AUTH_MTLS_ENABLED"]) == ("false", "false")
     assert "JWT_ISSUER" not in env
     assert "VAULT_CACERT" not in env

@@ -89,6 +89,7 @@ def _with(path: str, value: object) -> dict[str, Any]:
         ("token.ttl", "3h", "spec.token.ttl: must not be longer than maxTTL"),
         ("token.childTTL", "45m", "spec.token.childTTL: must not be longer than ttl"),
         ("token.childNumUses", -1, "spec.token.childNumUses: "),
+        ("token.childType", "periodic", "spec.token.childType: "),
         ("token.boundCIDRs", ["10.0.0.1/8"], "spec.token.boundCIDRs[0]: '10.0.0.1/8' is not a"),
         ("token.boundCIDRs", ["nonsense"], "spec.token.boundCIDRs[0]: "),
         ("token.maxTtl", "1h", "spec.token.maxTtl: unknown field"),

@@ -31,6 +31,7 @@ from vault_mcp_sidecar.settings_checks import (
     http_url,
     load,
 )
+from vault_mcp_sidecar.vault.child_tokens import TokenType
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -78,6 +79,9 @@ class Settings(VaultSettings):
     child_token_enabled: bool = False
     child_token_ttl: str = "90s"  # noqa: S105 - a duration
     child_token_num_uses: int = Field(default=0, ge=0)
+    # batch: no storage write per mint (measured ~24% faster mint+read, docs/PERFORMANCE.md),
+    # still dies with the parent; but no accessor, no num_uses, not revocable on its own.
+    child_token_type: TokenType = TokenType.SERVICE
 
     # -- Rate limiting ------------------------------------------------------------------------
     rate_limit_enabled: bool = True
@@ -110,7 +114,7 @@ class Settings(VaultSettings):
             raise ValueError("no such directory")
         return value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "child_token_type", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -155,6 +159,7 @@ class Settings(VaultSettings):
         _ = self.trusted_proxies, self.api_keys, self.default_scope_set, self.jwt_algorithm_list
         _ = self.agent_scope_set, self.jwt_allowed_subject_set, self.mtls_allowed_identity_set
         _check_key_dir(self)
+        _check_child_tokens(self)
         return self
 
     # -- Derived values -----------------------------------------------------------------------
@@ -280,6 +285,11 @@ def _check_key_dir(settings: Settings) -> None:
         raise _field_error("API_KEYS_DIR", f"unreadable ({type(exc).__name__})") from exc
     if problems:
         raise _field_error("API_KEYS_DIR", problems[0])
+
+
+def _check_child_tokens(settings: Settings) -> None:
+    if settings.child_token_type is TokenType.BATCH and settings.child_token_num_uses:
+        raise _field_error("CHILD_TOKEN_NUM_USES", "must be 0 with CHILD_TOKEN_TYPE=batch")
 
 
 def _field_error(variable: str, message: str) -> ValueError:

@@ -108,6 +108,7 @@ def _minter(settings: Settings, vault: VaultClient) -> ChildTokenMinter | None:
         policy_prefix=settings.child_token_policy_prefix,
         ttl=settings.child_token_ttl,
         num_uses=settings.child_token_num_uses,
+        token_type=settings.child_token_type,
     )
 
 

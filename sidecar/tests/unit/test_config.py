@@ -154,6 +154,8 @@ def test_jwks_url_alone_enables_jwt() -> None:
         ({"child_token_ttl": "-5s"}, "CHILD_TOKEN_TTL"),
         ({"child_token_ttl": "90 s"}, "CHILD_TOKEN_TTL"),
         ({"child_token_num_uses": -1}, "CHILD_TOKEN_NUM_USES"),
+        ({"child_token_type": "periodic"}, "CHILD_TOKEN_TYPE"),
+        ({"child_token_type": "batch", "child_token_num_uses": 2}, "CHILD_TOKEN_NUM_USES"),
         ({"log_level": "trace"}, "LOG_LEVEL"),
         ({"auth_mtls_enabled": "maybe"}, "AUTH_MTLS_ENABLED"),
         ({"agent_id": "../bob"}, "AGENT_ID"),

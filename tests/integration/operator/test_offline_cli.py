@@ -151,6 +151,27 @@ def test_changed_scopes_rewrite_only_the_policy(
     )
 
 
+def test_batch_children_rewrite_only_the_token_role_and_then_stay_put(
+    vault: OpenBao, operator_cli: OperatorCli, alice: Path, tmp_path: Path
+) -> None:
+    token = {**ALICE["spec"]["token"], "childType": "batch"}
+    batch = manifest(tmp_path, {**ALICE, "spec": {**ALICE["spec"], "token": token}})
+    mark = audit_mark(vault)
+    assert operator_cli("apply", "-f", batch).out == "team-a/alice: updated (1 Vault writes)\n"
+    assert writes_since(vault, mark) == [("update", f"auth/token/roles/{POLICY}")]
+    mark = audit_mark(vault)
+    assert operator_cli("apply", "-f", batch).out == "team-a/alice: unchanged (0 Vault writes)\n"
+    assert writes_since(vault, mark) == []
+
+    creds = json.loads((tmp_path / "creds" / "team-a.alice.json").read_text())
+    login = {"role_id": creds["role_id"], "secret_id": creds["secret_id"]}
+    parent = vault.api("POST", "auth/approle/login", login)["auth"]["client_token"]
+    body = {"policies": [POLICY], "ttl": "60s", "no_default_policy": True, "type": "batch"}
+    child = vault.api("POST", f"auth/token/create/{POLICY}", body, token=parent)["auth"]
+    assert child["client_token"].startswith("b.")
+    assert child["policies"] == [POLICY]
+
+
 def test_drift_is_repaired_with_one_write(
     vault: OpenBao, operator_cli: OperatorCli, alice: Path
 ) -> None:

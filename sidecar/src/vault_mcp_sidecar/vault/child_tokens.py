@@ -5,11 +5,16 @@ agent policy, not renewable). For the seed's setup, where only the policy exists
 parent may call `auth/token/create`, children are minted there with `policies=[policy]`.
 Which of the two works is remembered per agent for a short while, so the fallback costs one
 extra round trip per minute, not per request, and a role created later is picked up.
+
+CHILD_TOKEN_TYPE=batch mints batch tokens: Vault keeps them in no storage, so a mint is no
+storage write. They still die with their (service) parent, but have no accessor and no
+`num_uses`. The operator's token role allows them only when the VaultAgent asks for it.
 """
 
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 from vault_mcp_sidecar.naming import policy_name
 from vault_mcp_sidecar.vault.client import VaultClient
@@ -18,14 +23,26 @@ from vault_mcp_sidecar.vault.errors import MintRefused, VaultError
 ROLE_PROBE_SECONDS = 60.0
 
 
+class TokenType(StrEnum):
+    """CHILD_TOKEN_TYPE: Vault's token type for the children."""
+
+    SERVICE = "service"
+    BATCH = "batch"
+
+
 class ChildTokenMinter:
     def __init__(
-        self, client: VaultClient, *, policy_prefix: str, ttl: str, num_uses: int = 0
+        self,
+        client: VaultClient,
+        *,
+        policy_prefix: str,
+        ttl: str,
+        num_uses: int = 0,
+        token_type: TokenType = TokenType.SERVICE,
     ) -> None:
         self._client = client
         self._policy_prefix = policy_prefix
-        self._ttl = ttl
-        self._num_uses = num_uses
+        self._fields = child_token_fields(ttl, num_uses, token_type)
         self._no_role_until: dict[str, float] = {}
 
     async def mint(self, parent: str, subject: str) -> str:
@@ -52,18 +69,19 @@ class ChildTokenMinter:
         return token
 
     async def _create(self, parent: str, path: str, policy: str) -> str:
-        body = {
-            "policies": [policy],
-            "ttl": self._ttl,
-            "explicit_max_ttl": self._ttl,
-            "renewable": False,
-            "no_default_policy": True,
-            "num_uses": self._num_uses,
-            "display_name": policy,
-        }
+        body = {"policies": [policy], "display_name": policy, **self._fields}
         data = await self._client.call("POST", path, parent, body=body)
         token: str = data["auth"]["client_token"]
         return token
+
+
+def child_token_fields(ttl: str, num_uses: int, token_type: TokenType) -> dict[str, object]:
+    """The create request's token fields. Vault refuses `explicit_max_ttl` and `num_uses` on
+    batch tokens; a batch token cannot be renewed, so its `ttl` is already its hard limit."""
+    fields: dict[str, object] = {"ttl": ttl, "renewable": False, "no_default_policy": True}
+    if token_type is TokenType.BATCH:
+        return fields | {"type": str(token_type)}
+    return fields | {"type": str(token_type), "explicit_max_ttl": ttl, "num_uses": num_uses}
 
 
 def _missing_role(exc: VaultError) -> bool:
