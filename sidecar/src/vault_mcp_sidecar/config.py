@@ -88,6 +88,12 @@ class Settings(VaultSettings):
     rate_limit_requests: int = Field(default=60, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
 
+    # -- Read cache (read_cache.py) -----------------------------------------------------------
+    # Off by default: a change made outside this sidecar is seen only after the TTL.
+    read_cache_enabled: bool = False
+    read_cache_ttl_seconds: float = Field(default=5.0, gt=0, le=300)
+    read_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+
     # -- Server -------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8089, ge=1, le=65535)

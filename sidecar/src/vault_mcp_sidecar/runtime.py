@@ -18,6 +18,7 @@ from vault_mcp_sidecar.auth.principal import ForbiddenError, Principal
 from vault_mcp_sidecar.config import Settings
 from vault_mcp_sidecar.naming import KvLayout
 from vault_mcp_sidecar.ratelimit import AgentRateLimiter
+from vault_mcp_sidecar.read_cache import ReadCache
 from vault_mcp_sidecar.scopes import Scope
 from vault_mcp_sidecar.vault.child_tokens import ChildTokenMinter
 from vault_mcp_sidecar.vault.client import VaultClient
@@ -36,6 +37,7 @@ class Runtime:
     transit: Transit
     authenticator: Authenticator
     rate_limiter: AgentRateLimiter | None
+    read_cache: ReadCache | None  # READ_CACHE_ENABLED (read_cache.py)
 
     async def start(self) -> None:
         await self.vault.start()
@@ -82,6 +84,11 @@ def build_runtime(settings: Settings) -> Runtime:
         rate_limiter=(
             AgentRateLimiter(settings.rate_limit_requests, settings.rate_limit_window_seconds)
             if settings.rate_limit_enabled
+            else None
+        ),
+        read_cache=(
+            ReadCache(settings.read_cache_ttl_seconds, settings.read_cache_max_entries)
+            if settings.read_cache_enabled
             else None
         ),
     )

@@ -87,6 +87,7 @@ class FakeRuntime:
     def __init__(self, data: dict[str, dict[str, Any]], outage: bool = False) -> None:
         self.kv = FakeKv(data)
         self.outage = outage
+        self.read_cache = None
 
     async def authenticate(self, headers: Headers) -> Principal:
         if headers.get("x-api-key") != "good":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -32,7 +34,8 @@ async def write_secret(
 ) -> dict[str, Any]:
     """Write a new version of the secret at `path` (optionally check-and-set)."""
     token = await runtime.token_for(caller)
-    info = await runtime.kv.write(token, caller.subject, path, body.data, body.cas)
+    async with _changing(runtime, caller, path):
+        info = await runtime.kv.write(token, caller.subject, path, body.data, body.cas)
     return {"path": path, **info}
 
 
@@ -50,9 +53,46 @@ async def read_secret(
 async def read(
     runtime: Runtime, caller: Principal, path: str, version: int | None
 ) -> dict[str, Any]:
-    """The read operation itself; also served by `api.fast_read` without FastAPI."""
+    """The read operation itself; also served by `api.fast_read` without FastAPI.
+
+    The caller has been authenticated and admitted already (both lanes do that first), so a
+    cache hit skips only the child-token mint and the Vault call. See `read_cache` for what a
+    hit may be stale about.
+    """
+    cache = runtime.read_cache
+    if cache is None:
+        return await _read_from_vault(runtime, caller, path, version)
+    cached = cache.get(caller.subject, path, version)
+    if cached is not None:
+        return cached
+    fill = cache.begin(caller.subject, path, version)
+    body = await _read_from_vault(runtime, caller, path, version)  # an error is not cached
+    cache.put(fill, body)
+    return body
+
+
+async def _read_from_vault(
+    runtime: Runtime, caller: Principal, path: str, version: int | None
+) -> dict[str, Any]:
     token = await runtime.token_for(caller)
     return {"path": path, **await runtime.kv.read(token, caller.subject, path, version)}
+
+
+@asynccontextmanager
+async def _changing(runtime: Runtime, caller: Principal, path: str) -> AsyncIterator[None]:
+    """Around a change to `path`: afterwards, this agent's cached reads of it are gone.
+
+    Also when the change failed: a timeout or a 5xx may come after Vault applied it, and an
+    invalidation costs no more than one cache miss. Done after Vault's answer, not before, so
+    a read racing the change cannot refill the cache with the old value (`ReadCache.put`
+    refuses a fill begun before the invalidation). Every route that changes a secret's data
+    or versions goes through here; the sidecar exposes no metadata delete.
+    """
+    try:
+        yield
+    finally:
+        if runtime.read_cache is not None:
+            runtime.read_cache.invalidate(caller.subject, path)
 
 
 @router.delete("/{path:path}", operation_id="delete_secret", response_model=DeleteResult)
@@ -61,7 +101,8 @@ async def delete_secret(
 ) -> DeleteResult:
     """Soft-delete the latest version (undelete brings it back)."""
     token = await runtime.token_for(caller)
-    await runtime.kv.delete_latest(token, caller.subject, path)
+    async with _changing(runtime, caller, path):
+        await runtime.kv.delete_latest(token, caller.subject, path)
     return DeleteResult(path=path)
 
 
@@ -86,7 +127,8 @@ async def undelete_secret(
 ) -> VersionsResult:
     """Restore soft-deleted versions."""
     token = await runtime.token_for(caller)
-    await runtime.kv.versions_op("undelete", token, caller.subject, path, body.versions)
+    async with _changing(runtime, caller, path):
+        await runtime.kv.versions_op("undelete", token, caller.subject, path, body.versions)
     return VersionsResult(path=path, versions=body.versions)
 
 
@@ -99,5 +141,6 @@ async def destroy_secret(
 ) -> VersionsResult:
     """Permanently destroy versions (cannot be undone)."""
     token = await runtime.token_for(caller)
-    await runtime.kv.versions_op("destroy", token, caller.subject, path, body.versions)
+    async with _changing(runtime, caller, path):
+        await runtime.kv.versions_op("destroy", token, caller.subject, path, body.versions)
     return VersionsResult(path=path, versions=body.versions)
