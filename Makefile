@@ -28,6 +28,9 @@ demo: $(STAMP) ## The main job: OpenBao dev server + three agents + sidecar with
 test: $(STAMP) ## Unit + integration tests against a real OpenBao (what CI runs)
 	$(BIN)/pytest
 
+adversarial: $(STAMP) ## The adversarial tier, deep: ~10x the generated requests (ADVERSARIAL_LONG=1)
+	ADVERSARIAL_LONG=1 $(BIN)/pytest -q --timeout=900 tests/adversarial
+
 lint: $(STAMP) ## ruff + mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -80,4 +83,4 @@ bench: $(STAMP) ## wrk: sidecar vs direct OpenBao vs bao agent; operator apply o
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.operator
 
-.PHONY: help install demo test lint fmt bench chart sync-crds manifests images kind-up kind-down e2e
+.PHONY: help install demo test adversarial lint fmt bench chart sync-crds manifests images kind-up kind-down e2e

@@ -176,7 +176,9 @@ async def test_list_with_bad_prefix_is_refused(mcp_sidecar: SidecarProcess) -> N
         for prefix in ("../", "../bob/", "/", "a//", "%2e%2e/"):
             result = await session.call_tool("list_secrets", {"prefix": prefix})
             assert result.isError, (prefix, text_of(result))
-            assert "400" in text_of(result)
+            # Refused by the tool's input schema (the documented prefix pattern) or the route.
+            text = text_of(result)
+            assert "400" in text or text.startswith("Input validation error"), text
 
 
 async def test_agents_are_isolated_through_mcp(mcp_sidecar: SidecarProcess) -> None:

@@ -13,7 +13,8 @@ from vault_mcp_sidecar.paths import PathError, validate_path
 
 # Starts and ends alphanumeric, so a subject can never be "." / ".." or look like a path.
 _SUBJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?")
-_TRANSIT_KEY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?")
+TRANSIT_KEY_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?"
+_TRANSIT_KEY = re.compile(TRANSIT_KEY_PATTERN)
 # Separates the parts of a derived Transit key name; escaped parts never contain it.
 _SEP = "__"
 # Kubernetes object names the agent id is made of (RFC 1123 label: no dots, so

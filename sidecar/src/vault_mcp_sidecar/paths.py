@@ -12,6 +12,11 @@ import re
 MAX_PATH_LENGTH = 512
 MAX_SEGMENTS = 32
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The same shape as JSON Schema patterns, for the OpenAPI document (and so the MCP tools'
+# input schemas). Not the whole rule: `validate_path` also refuses `.` and `..` segments and
+# paths over MAX_PATH_LENGTH, which these patterns cannot say simply.
+PATH_PATTERN = r"^[A-Za-z0-9._-]{1,128}(/[A-Za-z0-9._-]{1,128}){0,31}$"
+FOLDER_PATTERN = r"^([A-Za-z0-9._-]{1,128}(/[A-Za-z0-9._-]{1,128}){0,31}/?)?$"
 
 
 class PathError(ValueError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from vault_mcp_sidecar.api.media_type import check_json_body
 from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.operations import required_scope
-from vault_mcp_sidecar.paths import PathError, validate_path
+from vault_mcp_sidecar.paths import MAX_PATH_LENGTH, PATH_PATTERN, PathError, validate_path
 from vault_mcp_sidecar.runtime import Runtime
 from vault_mcp_sidecar.scopes import Scope
 
@@ -48,7 +49,14 @@ def admitted(operation_id: str) -> Any:
     return Depends(require(required_scope(operation_id)))
 
 
-async def secret_path(request: Request, path: str) -> str:
+# Documented, not enforced by FastAPI (that would answer 422): `validate_path` refuses with 400.
+_PATH_DOC = Path(
+    description="Relative secret path: A-Z a-z 0-9 . _ - segments joined by '/'",
+    json_schema_extra={"pattern": PATH_PATTERN, "maxLength": MAX_PATH_LENGTH},
+)
+
+
+async def secret_path(request: Request, path: Annotated[str, _PATH_DOC]) -> str:
     """The `{path}` of a secrets route, refused unless it is a safe relative path.
 
     Any percent-encoding in the raw URL is refused outright: a valid path never needs it, and
@@ -60,3 +68,17 @@ async def secret_path(request: Request, path: str) -> str:
 
 
 SecretPath = Annotated[str, Depends(secret_path)]
+
+
+async def json_body(request: Request) -> None:
+    """Router dependency: a route that takes a body takes UTF-8 JSON only (415 otherwise).
+
+    A router-level dependency runs before the route's own, so a form or an upload is refused
+    before anything else is looked at, as an oversized body is (413) by the middleware.
+    """
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is not None:
+        check_json_body(request.headers)
+
+
+JsonBody = Depends(json_body)

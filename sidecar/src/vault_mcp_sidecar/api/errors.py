@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from vault_mcp_sidecar.api.media_type import UnsupportedMediaType
+from vault_mcp_sidecar.api.models import ErrorBody
 from vault_mcp_sidecar.auth.principal import AuthError, ForbiddenError
 from vault_mcp_sidecar.naming import InvalidName
 from vault_mcp_sidecar.paths import PathError
@@ -108,6 +111,7 @@ HANDLERS: dict[type[Exception], Handler] = {
     AuthError: _auth_error,
     ForbiddenError: _with_message(403),
     PathError: _with_message(400),
+    UnsupportedMediaType: _with_message(415),
     InvalidName: _with_message(400),
     TransitInputError: _with_message(400),
     SecretNotFound: _fixed(404, "secret not found (or that version is deleted)"),
@@ -119,3 +123,46 @@ HANDLERS: dict[type[Exception], Handler] = {
     MintRefused: _mint_refused,
     VaultError: _vault_error,
 }
+
+
+# -- the same statuses, documented: each operation's OpenAPI `responses` ---------------------
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}}
+_ERRORS: dict[int, dict[str, Any]] = {
+    400: {"description": "Bad path or request, refused before Vault; or refused by Vault"},
+    401: {
+        "description": "No or invalid credential",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    },
+    403: {"description": "Scope missing, caller not allowed here, or denied by Vault"},
+    404: {"description": "No such secret (or that version is deleted), or no such key"},
+    409: {"description": "Check-and-set version mismatch"},
+    413: {"description": "Request body larger than MAX_BODY_BYTES"},
+    415: {"description": "Request body is not UTF-8 JSON"},
+    429: {"description": "Rate limited (this agent, or Vault)", "headers": _RETRY_AFTER},
+    502: {"description": "Unexpected response from Vault"},
+    503: {"description": "Vault unreachable or sealed", "headers": _RETRY_AFTER},
+}
+_ANY_CALLER = (401, 403, 413)  # authentication, bound agent, body limit: every route
+_VAULT_CALL = (*_ANY_CALLER, 400, 404, 429, 502, 503)  # a call to Vault, mapped as above
+_WITH_BODY = (*_VAULT_CALL, 415)
+# Which errors each operation can answer (422, request validation, FastAPI adds itself).
+OPERATION_ERRORS: dict[str, tuple[int, ...]] = {
+    "write_secret": (*_WITH_BODY, 409),
+    "read_secret": _VAULT_CALL,
+    "delete_secret": _VAULT_CALL,
+    "list_secrets": _VAULT_CALL,
+    "undelete_secret": _WITH_BODY,
+    "destroy_secret": _WITH_BODY,
+    "transit_encrypt": _WITH_BODY,
+    "transit_decrypt": _WITH_BODY,
+    "whoami": _ANY_CALLER,
+}
+
+
+def error_responses(operation_id: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: its error statuses, each with the `{"detail": ...}` body."""
+    return {
+        status: {"model": ErrorBody, **_ERRORS[status]}
+        for status in sorted(OPERATION_ERRORS[operation_id])
+    }

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Any
+import re
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vault_mcp_sidecar.naming import TRANSIT_KEY_PATTERN
+
 MAX_PLAINTEXT_B64 = 64 * 1024
+# Standard base64 with its padding, as `base64.b64decode(validate=True)` accepts it; stated as
+# a pattern so the OpenAPI document (and the MCP tool schema) tells callers what is valid.
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+_BASE64 = re.compile(BASE64_PATTERN)
+# Documented only: `naming.check_transit_key` refuses a bad name with 400, as for paths.
+_KEY_DOC: dict[str, Any] = {"pattern": f"^{TRANSIT_KEY_PATTERN}$"}
 
 
 class _Body(BaseModel):
@@ -23,35 +30,41 @@ class WriteSecretRequest(_Body):
 
 
 class VersionsRequest(_Body):
-    versions: list[int] = Field(min_length=1, max_length=100)
-
-    @field_validator("versions")
-    @classmethod
-    def _positive(cls, versions: list[int]) -> list[int]:
-        if any(v < 1 for v in versions):
-            raise ValueError("versions are positive integers")
-        return versions
+    versions: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
 
 
 class EncryptRequest(_Body):
-    key: str = Field(min_length=1, max_length=64, description="The agent's Transit key name")
-    plaintext: str = Field(max_length=MAX_PLAINTEXT_B64, description="Base64 plaintext")
+    key: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The agent's Transit key name",
+        json_schema_extra=_KEY_DOC,
+    )
+    plaintext: str = Field(
+        max_length=MAX_PLAINTEXT_B64,
+        description="Base64 plaintext",
+        json_schema_extra={"pattern": BASE64_PATTERN},
+    )
 
     @field_validator("plaintext")
     @classmethod
     def _base64(cls, value: str) -> str:
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("plaintext must be base64") from None
+        if not _BASE64.fullmatch(value):
+            raise ValueError("plaintext must be base64")
         return value
 
 
 class DecryptRequest(_Body):
-    key: str = Field(min_length=1, max_length=64)
+    key: str = Field(min_length=1, max_length=64, json_schema_extra=_KEY_DOC)
     ciphertext: str = Field(
         max_length=2 * MAX_PLAINTEXT_B64, pattern=r"^vault:v[0-9]+:[A-Za-z0-9+/=]+$"
     )
+
+
+class ErrorBody(BaseModel):
+    """Every error but a request validation error (422): `{"detail": "<why>"}`."""
+
+    detail: str = Field(description="Why the request was refused; never a secret value")
 
 
 class SecretVersion(BaseModel):

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from vault_mcp_sidecar.api.deps import RuntimeDep, SecretPath, admitted
+from vault_mcp_sidecar.api.deps import JsonBody, RuntimeDep, SecretPath, admitted
+from vault_mcp_sidecar.api.errors import error_responses
 from vault_mcp_sidecar.api.models import (
     DeleteResult,
     Secret,
@@ -19,13 +20,18 @@ from vault_mcp_sidecar.api.models import (
     WriteSecretRequest,
 )
 from vault_mcp_sidecar.auth.principal import Principal
-from vault_mcp_sidecar.paths import validate_path
+from vault_mcp_sidecar.paths import FOLDER_PATTERN, validate_path
 from vault_mcp_sidecar.runtime import Runtime
 
-router = APIRouter(prefix="/secrets", tags=["secrets"])
+router = APIRouter(prefix="/secrets", tags=["secrets"], dependencies=[JsonBody])
 
 
-@router.put("/{path:path}", operation_id="write_secret", response_model=SecretVersion)
+@router.put(
+    "/{path:path}",
+    operation_id="write_secret",
+    response_model=SecretVersion,
+    responses=error_responses("write_secret"),
+)
 async def write_secret(
     path: SecretPath,
     body: WriteSecretRequest,
@@ -39,7 +45,12 @@ async def write_secret(
     return {"path": path, **info}
 
 
-@router.get("/{path:path}", operation_id="read_secret", response_model=Secret)
+@router.get(
+    "/{path:path}",
+    operation_id="read_secret",
+    response_model=Secret,
+    responses=error_responses("read_secret"),
+)
 async def read_secret(
     path: SecretPath,
     caller: Annotated[Principal, admitted("read_secret")],
@@ -95,7 +106,12 @@ async def _changing(runtime: Runtime, caller: Principal, path: str) -> AsyncIter
             runtime.read_cache.invalidate(caller.subject, path)
 
 
-@router.delete("/{path:path}", operation_id="delete_secret", response_model=DeleteResult)
+@router.delete(
+    "/{path:path}",
+    operation_id="delete_secret",
+    response_model=DeleteResult,
+    responses=error_responses("delete_secret"),
+)
 async def delete_secret(
     path: SecretPath, caller: Annotated[Principal, admitted("delete_secret")], runtime: RuntimeDep
 ) -> DeleteResult:
@@ -106,11 +122,23 @@ async def delete_secret(
     return DeleteResult(path=path)
 
 
-@router.get("", operation_id="list_secrets", response_model=SecretList)
+@router.get(
+    "",
+    operation_id="list_secrets",
+    response_model=SecretList,
+    responses=error_responses("list_secrets"),
+)
 async def list_secrets(
     caller: Annotated[Principal, admitted("list_secrets")],
     runtime: RuntimeDep,
-    prefix: Annotated[str, Query(max_length=512, description="Folder to list, e.g. app/")] = "",
+    prefix: Annotated[
+        str,
+        Query(
+            max_length=512,
+            description="Folder to list, e.g. app/",
+            json_schema_extra={"pattern": FOLDER_PATTERN},  # documented; 400 from validate_path
+        ),
+    ] = "",
 ) -> SecretList:
     """List keys under `prefix` (folders end in `/`)."""
     validate_path(prefix, allow_empty=True)
@@ -118,7 +146,12 @@ async def list_secrets(
     return SecretList(keys=await runtime.kv.list_keys(token, caller.subject, prefix))
 
 
-@router.post("/{path:path}:undelete", operation_id="undelete_secret", response_model=VersionsResult)
+@router.post(
+    "/{path:path}:undelete",
+    operation_id="undelete_secret",
+    response_model=VersionsResult,
+    responses=error_responses("undelete_secret"),
+)
 async def undelete_secret(
     path: SecretPath,
     body: VersionsRequest,
@@ -132,7 +165,12 @@ async def undelete_secret(
     return VersionsResult(path=path, versions=body.versions)
 
 
-@router.post("/{path:path}:destroy", operation_id="destroy_secret", response_model=VersionsResult)
+@router.post(
+    "/{path:path}:destroy",
+    operation_id="destroy_secret",
+    response_model=VersionsResult,
+    responses=error_responses("destroy_secret"),
+)
 async def destroy_secret(
     path: SecretPath,
     body: VersionsRequest,

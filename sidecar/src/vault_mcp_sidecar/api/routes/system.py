@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from vault_mcp_sidecar.api.deps import CurrentPrincipal
+from vault_mcp_sidecar.api.errors import error_responses
 from vault_mcp_sidecar.api.models import WhoAmI
 
 router = APIRouter(tags=["system"])
@@ -20,7 +21,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/whoami", operation_id="whoami", response_model=WhoAmI)
+@router.get(
+    "/whoami", operation_id="whoami", response_model=WhoAmI, responses=error_responses("whoami")
+)
 async def whoami(caller: CurrentPrincipal) -> WhoAmI:
     """Who the sidecar thinks the caller is, and with which scopes."""
     return WhoAmI(

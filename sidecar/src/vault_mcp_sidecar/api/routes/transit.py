@@ -6,14 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from vault_mcp_sidecar.api.deps import RuntimeDep, admitted
+from vault_mcp_sidecar.api.deps import JsonBody, RuntimeDep, admitted
+from vault_mcp_sidecar.api.errors import error_responses
 from vault_mcp_sidecar.api.models import Ciphertext, DecryptRequest, EncryptRequest, Plaintext
 from vault_mcp_sidecar.auth.principal import Principal
 
-router = APIRouter(prefix="/transit", tags=["transit"])
+router = APIRouter(prefix="/transit", tags=["transit"], dependencies=[JsonBody])
 
 
-@router.post("/encrypt", operation_id="transit_encrypt", response_model=Ciphertext)
+@router.post(
+    "/encrypt",
+    operation_id="transit_encrypt",
+    response_model=Ciphertext,
+    responses=error_responses("transit_encrypt"),
+)
 async def transit_encrypt(
     body: EncryptRequest,
     caller: Annotated[Principal, admitted("transit_encrypt")],
@@ -25,7 +31,12 @@ async def transit_encrypt(
     return Ciphertext(ciphertext=ciphertext)
 
 
-@router.post("/decrypt", operation_id="transit_decrypt", response_model=Plaintext)
+@router.post(
+    "/decrypt",
+    operation_id="transit_decrypt",
+    response_model=Plaintext,
+    responses=error_responses("transit_decrypt"),
+)
 async def transit_decrypt(
     body: DecryptRequest,
     caller: Annotated[Principal, admitted("transit_decrypt")],
