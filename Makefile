@@ -79,8 +79,16 @@ e2e: $(STAMP) ## kind end-to-end: OpenBao + chart + VaultAgent + injected sideca
 
 ##@ Performance
 
-bench: $(STAMP) ## wrk: sidecar vs direct OpenBao vs bao agent; operator apply of 1,000 VaultAgents
+bench: $(STAMP) ## wrk: sidecar (4 modes) vs direct OpenBao vs bao agent; operator apply; cold start; webhook
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.operator
+	$(BIN)/python -m bench.coldstart
+	$(BIN)/python -m bench.webhook
 
-.PHONY: help install demo test adversarial lint fmt bench chart sync-crds manifests images kind-up kind-down e2e
+bench-scaling: $(STAMP) ## 1..1,000 agents: one sidecar's req/s + RSS, the operator's convergence; docs/scaling.png
+	$(BIN)/python -m bench.scaling
+
+bench-profile: $(STAMP) ## py-spy on the sidecar under wrk load: where a read's CPU goes
+	$(BIN)/python -m bench.profile
+
+.PHONY: help install demo test adversarial lint fmt bench bench-scaling bench-profile chart sync-crds manifests images kind-up kind-down e2e

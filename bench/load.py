@@ -7,6 +7,7 @@ the bench would then measure the generator. Every target gets the very same bina
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -19,6 +20,7 @@ from typing import Any
 from bench.results import WrkRun, parse_wrk
 
 REPORT_SCRIPT = Path(__file__).with_name("report.lua")
+ROTATE_SCRIPT = Path(__file__).with_name("rotate.lua")
 
 
 class LoadError(RuntimeError):
@@ -27,13 +29,18 @@ class LoadError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One thing to load: where, with which headers, and where the seeded value sits in the body."""
+    """One thing to load: where, with which headers, and where the seeded value sits in the body.
+
+    With `requests_file` (bench/fleet.py's lines) wrk rotates over many agents' credentials
+    and paths instead (bench/rotate.lua); `url` then only names the server.
+    """
 
     key: str
     label: str
     url: str
     headers: Mapping[str, str]
     value_path: tuple[str, ...]
+    requests_file: Path | None = None
 
 
 def wrk_binary() -> str:
@@ -51,12 +58,16 @@ def wrk_version() -> str:
 
 
 def wrk_command(target: Target, connections: int, threads: int, duration_s: int) -> list[str]:
-    """The wrk invocation; the Lua script only reports, headers go in as -H."""
+    """The wrk invocation; the Lua script only reports (or rotates), headers go in as -H."""
     args = [wrk_binary(), f"-c{connections}", f"-t{threads}", f"-d{duration_s}s"]
-    args += ["-s", str(REPORT_SCRIPT)]
+    script = REPORT_SCRIPT if target.requests_file is None else ROTATE_SCRIPT
+    args += ["-s", str(script)]
     for name, value in target.headers.items():
         args += ["-H", f"{name}: {value}"]
-    return [*args, target.url]
+    args.append(target.url)
+    if target.requests_file is not None:
+        args += ["--", str(target.requests_file)]
+    return args
 
 
 def run_wrk(target: Target, connections: int, threads: int, duration_s: int) -> WrkRun:
@@ -64,7 +75,12 @@ def run_wrk(target: Target, connections: int, threads: int, duration_s: int) -> 
     command = wrk_command(target, connections, threads, duration_s)
     try:
         proc = subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=duration_s + 60
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=duration_s + 60,
+            env={**os.environ, "BENCH_REPORT_LUA": str(REPORT_SCRIPT)},  # for rotate.lua
         )
     except subprocess.TimeoutExpired as exc:
         raise LoadError(f"wrk hung on {target.label} (> {duration_s + 60} s)") from exc

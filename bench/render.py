@@ -44,7 +44,7 @@ class RunInfo:
         )
 
 
-_HEADER = f"{'target':<34} {'req/s':>8} {'(min-max)':>15} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
+_HEADER = f"{'target':<40} {'req/s':>8} {'(min-max)':>15} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
 
 
 def text_report(
@@ -66,7 +66,7 @@ def _text_row(result: TargetResult, vs_direct: float) -> str:
     low, high = result.rps_spread
     spread = f"({low:.0f}-{high:.0f})"
     return (
-        f"{result.label:<34} {result.rps:>8.0f} {spread:>15} "
+        f"{result.label:<40} {result.rps:>8.0f} {spread:>15} "
         f"{result.p50_ms:>7.2f} {result.p99_ms:>7.2f} {vs_direct:>6.2f}"
     )
 

@@ -11,15 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# The four things loaded, in the order they run within a round (see bench/run.py).
+# The things loaded, in the order they run within a round (see bench/run.py).
 DIRECT = "direct"
 AGENT = "agent"
 SIDECAR = "sidecar"
+CACHE = "sidecar-cache"
 CHILD = "sidecar-child"
+BATCH = "sidecar-batch"
 
 # The targets from the issue; reported, never asserted (a slow laptop is not a failed build).
 MIN_SIDECAR_RATIO = 0.50
 MIN_CHILD_RATIO = 0.25
+MIN_CACHE_RATIO = 1.5
 MAX_ADDED_P50_MS = 0.5
 MAX_RSS_MIB = 96.0
 
@@ -131,28 +134,31 @@ class Verdict:
         return "PASS" if self.passed else "MISS"
 
 
+def _floor(results: Mapping[str, TargetResult], key: str, check: str, floor: float) -> Verdict:
+    value = ratio(results, key)
+    return Verdict(f"{check} >= {floor:.2f}", f"{value:.2f}", value >= floor)
+
+
 def verdicts(results: Mapping[str, TargetResult], rss_mib: Mapping[str, float]) -> list[Verdict]:
-    """Every target of the issue, judged against this run's numbers."""
-    sidecar, agent, child = (ratio(results, key) for key in (SIDECAR, AGENT, CHILD))
+    """Every target of the issue this run measured, judged against its numbers."""
+    sidecar, agent = ratio(results, SIDECAR), ratio(results, AGENT)
     added = added_p50_ms(results, SIDECAR)
     found = [
-        Verdict(
-            f"sidecar/direct >= {MIN_SIDECAR_RATIO:.2f}",
-            f"{sidecar:.2f}",
-            sidecar >= MIN_SIDECAR_RATIO,
-        ),
+        _floor(results, SIDECAR, "sidecar/direct", MIN_SIDECAR_RATIO),
         Verdict("sidecar/direct > agent/direct", f"{sidecar:.2f} vs {agent:.2f}", sidecar > agent),
-        Verdict(
-            f"child-per-request/direct >= {MIN_CHILD_RATIO:.2f}",
-            f"{child:.2f}",
-            child >= MIN_CHILD_RATIO,
-        ),
+        _floor(results, CHILD, "child-per-request/direct", MIN_CHILD_RATIO),
+    ]
+    if BATCH in results:
+        found.append(_floor(results, BATCH, "batch-child-per-request/direct", MIN_CHILD_RATIO))
+    if CACHE in results:
+        found.append(_floor(results, CACHE, "read-cache/direct", MIN_CACHE_RATIO))
+    found.append(
         Verdict(
             f"sidecar added p50 at 1 connection <= {MAX_ADDED_P50_MS} ms",
             f"{added:.3f} ms",
             added <= MAX_ADDED_P50_MS,
-        ),
-    ]
+        )
+    )
     found += [
         Verdict(f"RSS {key} <= {MAX_RSS_MIB:.0f} MiB", f"{mib:.1f} MiB", mib <= MAX_RSS_MIB)
         for key, mib in rss_mib.items()
@@ -162,4 +168,5 @@ def verdicts(results: Mapping[str, TargetResult], rss_mib: Mapping[str, float]) 
 
 def ordered(results: Mapping[str, TargetResult]) -> Sequence[TargetResult]:
     """Targets in report order: the baseline first, then the proxies from thinnest to thickest."""
-    return [results[key] for key in (DIRECT, AGENT, SIDECAR, CHILD) if key in results]
+    keys = (DIRECT, AGENT, SIDECAR, CACHE, CHILD, BATCH)
+    return [results[key] for key in keys if key in results]

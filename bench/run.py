@@ -1,8 +1,10 @@
-"""`make bench`: load direct OpenBao, a bao agent proxy and the sidecar (two modes) with wrk.
+"""`make bench`: load direct OpenBao, a bao agent proxy and the sidecar (four modes) with wrk.
 
-All four targets live in one run, share one OpenBao and are measured interleaved (round-robin,
-with the starting target rotating per round), so drift of the machine lands on all of them
-alike. Misses of the targets are reported, never asserted; errors exit non-zero.
+All targets live in one run, share one OpenBao and are measured interleaved (round-robin, with
+the starting target rotating per round), so drift of the machine lands on all of them alike.
+Sidecar modes: token reuse, token reuse + read cache, a service child token per request, a batch
+child token per request. A mode the sidecar's settings do not know yet is skipped, and said so.
+Misses of the targets are reported, never asserted; errors exit non-zero.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from bench.results import (
     AGENT,
     CHILD,
     DIRECT,
-    SIDECAR,
     TargetResult,
     WrkOutputError,
     WrkRun,
@@ -79,8 +80,10 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return Options(args.duration, args.rounds, args.connections, threads, min(2, args.duration))
 
 
-def build_targets(bao: OpenBao, agent_base: str, sidecars: dict[str, str]) -> list[Target]:
-    """The four targets; all read the same seeded secret, each through its own path."""
+def build_targets(
+    bao: OpenBao, agent_base: str, sidecars: Sequence[tuple[config.SidecarMode, str]]
+) -> list[Target]:
+    """Direct, bao agent, then one target per sidecar mode; all read the same seeded value."""
     kv, in_vault = f"/v1/{config.kv_data_path()}", ("data", "data", "v")
     key, in_sidecar = {"X-API-Key": config.API_KEY}, ("data", "v")
     secret = f"/secrets/{config.SECRET_PATH}"
@@ -88,20 +91,44 @@ def build_targets(bao: OpenBao, agent_base: str, sidecars: dict[str, str]) -> li
     return [
         Target(DIRECT, "direct OpenBao", bao.addr + kv, direct_token, in_vault),
         Target(AGENT, "bao agent (api_proxy)", agent_base + kv, {}, in_vault),
-        Target(SIDECAR, "sidecar, token reuse", sidecars[SIDECAR] + secret, key, in_sidecar),
-        Target(
-            CHILD, "sidecar, child token per request", sidecars[CHILD] + secret, key, in_sidecar
-        ),
+        *(Target(mode.key, mode.label, url + secret, key, in_sidecar) for mode, url in sidecars),
     ]
 
 
-def _probe_counting_tokens(bao: OpenBao, target: Target) -> None:
-    """Probe, and check only the child-token sidecar mints: else the labels would be lies."""
+def _probe_counting_tokens(bao: OpenBao, target: Target, mode: config.SidecarMode | None) -> None:
+    """Probe, and check each target mints what its label says, so no label is a lie.
+
+    A service child is a stored token: exactly one more accessor per read. A batch child is
+    stored nowhere, so no accessor appears; that the read minted one at all shows when the
+    agent's role is switched to `service` for a moment: the same read must then store a
+    token (or be refused), and store none again once the role is back to `default-batch`.
+    """
+    batch = mode is not None and mode.child_tokens and mode.token_type == "batch"
+    service = mode is not None and mode.child_tokens and not batch
+    _expect_stored(bao, target, 1 if service else 0)
+    if batch:
+        _prove_batch(bao, target)
+
+
+def _expect_stored(bao: OpenBao, target: Target, stored: int) -> None:
     before = token_count(bao)
     probe(target, config.SECRET_VALUE)
     minted = token_count(bao) - before
-    if minted != (1 if target.key == CHILD else 0):
-        raise LoadError(f"{target.label}: one request minted {minted} token(s)")
+    if minted != stored:
+        raise LoadError(f"{target.label}: one read stored {minted} token(s), not {stored}")
+
+
+def _prove_batch(bao: OpenBao, target: Target) -> None:
+    role = f"auth/token/roles/{config.BATCH_POLICY}"
+    bao.api("POST", role, config.token_role(config.BATCH_POLICY, "service"))
+    try:
+        _expect_stored(bao, target, 1)
+    except LoadError as exc:
+        if "answered 4" not in str(exc):  # a refusal proves the mint too
+            raise LoadError(f"{exc} (with the role set to service tokens)") from None
+    finally:
+        bao.api("POST", role, config.token_role(config.BATCH_POLICY, "default-batch"))
+    _expect_stored(bao, target, 0)
 
 
 def measure(
@@ -162,17 +189,26 @@ def bench(options: Options) -> None:
         bao = start_openbao(stack)
         provision(bao)
         agent_base = start_agent(stack, bao, workdir)
-        sidecars = {
-            key: start_sidecar(stack, bao, workdir, child_tokens=key == CHILD)
-            for key in (SIDECAR, CHILD)
-        }
-        targets = build_targets(bao, agent_base, {k: s.url for k, s in sidecars.items()})
+        modes = supported_modes()
+        sidecars = {mode.key: start_sidecar(stack, bao, workdir, mode) for mode in modes}
+        targets = build_targets(bao, agent_base, [(m, sidecars[m.key].url) for m in modes])
+        by_key = {mode.key: mode for mode in modes}
         for target in targets:
-            _probe_counting_tokens(bao, target)
-        print("started OpenBao, bao agent and two sidecars; loading...", file=sys.stderr)
+            _probe_counting_tokens(bao, target, by_key.get(target.key))
+        print(f"started OpenBao, bao agent, {len(modes)} sidecars; loading...", file=sys.stderr)
         results = measure(targets, options, _tidy(bao))
         rss = {key: rss_mib(sidecar.pid) for key, sidecar in sidecars.items()}
         _report(_run_info(options, load_before), results, rss)
+
+
+def supported_modes() -> list[config.SidecarMode]:
+    """The sidecar modes this checkout's sidecar has settings for; the others are named."""
+    modes = [mode for mode in config.SIDECAR_MODES if mode.supported()]
+    for mode in config.SIDECAR_MODES:
+        if mode not in modes:
+            needed = ", ".join(name.upper() for name in mode.settings_needed)
+            print(f"skipping {mode.label}: this sidecar has no {needed}", file=sys.stderr)
+    return modes
 
 
 def _run_info(options: Options, load_before: float) -> RunInfo:

@@ -88,12 +88,21 @@ def wait_ready(service: Service, url: str) -> None:
 
 
 def provision(bao: OpenBao) -> None:
-    """Transit, the seeded secret, the agent and minter policies and the child-token role."""
+    """Transit; per agent the seeded secret, its policy and child-token role; the minter policy.
+
+    The batch agent's role is `default-batch`, as the operator makes it for such an agent.
+    """
     bao.enable_engine("transit", "transit")
-    bao.api("POST", config.kv_data_path(), {"data": {"v": config.SECRET_VALUE}})
-    bao.write_policy(config.AGENT_POLICY, agent_policy_hcl(config.AGENT_ID))
-    bao.write_policy(config.PARENT_POLICY, minter_policy_hcl([config.AGENT_POLICY]))
-    bao.api("POST", f"auth/token/roles/{config.AGENT_POLICY}", config.token_role())
+    agents = [
+        (config.AGENT_ID, config.AGENT_POLICY, "service"),
+        (config.BATCH_AGENT_ID, config.BATCH_POLICY, "default-batch"),
+    ]
+    for agent, policy, token_type in agents:
+        bao.api("POST", config.kv_data_path(agent), {"data": {"v": config.SECRET_VALUE}})
+        bao.write_policy(policy, agent_policy_hcl(agent))
+        bao.api("POST", f"auth/token/roles/{policy}", config.token_role(policy, token_type))
+    minter = minter_policy_hcl([policy for _, policy, _ in agents])
+    bao.write_policy(config.PARENT_POLICY, minter)
 
 
 def parent_token(bao: OpenBao) -> str:
@@ -105,7 +114,7 @@ def parent_token(bao: OpenBao) -> str:
 
 
 def token_count(bao: OpenBao) -> int:
-    """How many tokens OpenBao holds: proves whether a request minted a child token."""
+    """How many tokens OpenBao stores: proves whether a request minted a service child token."""
     return len(bao.api("LIST", "auth/token/accessors")["data"]["keys"])
 
 
@@ -152,11 +161,11 @@ def start_openbao(stack: contextlib.ExitStack) -> OpenBao:
 
 
 def start_sidecar(
-    stack: contextlib.ExitStack, bao: OpenBao, workdir: Path, *, child_tokens: bool
+    stack: contextlib.ExitStack, bao: OpenBao, workdir: Path, mode: config.SidecarMode
 ) -> SidecarProcess:
     """One standalone sidecar (`python -m vault_mcp_sidecar`) through the devkit harness."""
-    name = "sidecar-child" if child_tokens else "sidecar"
-    env = config.sidecar_env(bao.addr, parent_token(bao), child_tokens=child_tokens)
+    name = mode.key
+    env = config.sidecar_env(bao.addr, parent_token(bao), mode)
     sidecar = SidecarProcess(env, log_file=workdir / f"{name}.log")
     stack.callback(sidecar.stop)
     try:
@@ -176,6 +185,13 @@ def _secret_file(path: Path, content: str) -> Path:
 def rss_mib(pid: int) -> float:
     """Resident memory of `pid` and all its descendants (uvicorn workers count too), in MiB."""
     return sum(_vm_rss_kib(p) for p in _process_tree(pid)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` so far (from /proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def _process_tree(pid: int) -> list[int]:

@@ -13,6 +13,8 @@ from bench import config
 from bench.render import RunInfo, json_record, markdown_table, text_report
 from bench.results import (
     AGENT,
+    BATCH,
+    CACHE,
     CHILD,
     DIRECT,
     SIDECAR,
@@ -20,6 +22,7 @@ from bench.results import (
     WrkOutputError,
     WrkRun,
     added_p50_ms,
+    ordered,
     parse_wrk,
     ratio,
     verdicts,
@@ -85,6 +88,15 @@ def test_verdicts_pass_and_miss(results: dict[str, TargetResult]) -> None:
     assert found["RSS sidecar-child <= 96 MiB"].word == "MISS"
 
 
+def test_batch_and_cache_verdicts_when_measured(results: dict[str, TargetResult]) -> None:
+    results[BATCH] = target(BATCH, [260, 250, 270], 1.4)
+    results[CACHE] = target(CACHE, [1400, 1450, 1600], 0.3)
+    found = {v.check: v for v in verdicts(results, {})}
+    assert found["batch-child-per-request/direct >= 0.25"].passed  # 0.26
+    assert not found["read-cache/direct >= 1.50"].passed  # 1.45
+    assert [r.key for r in ordered(results)] == [DIRECT, AGENT, SIDECAR, CACHE, CHILD, BATCH]
+
+
 def test_reports_name_every_target(results: dict[str, TargetResult]) -> None:
     info = RunInfo(16, 2, 3, 5, 2, "wrk 4.1.0", "OpenBao v2.7.2", "GET", 0.1, "commit abc1234")
     rss = {SIDECAR: 80.0, CHILD: 81.0}
@@ -100,7 +112,7 @@ def test_reports_name_every_target(results: dict[str, TargetResult]) -> None:
 
 
 def test_sidecar_env_pins_the_measured_setup() -> None:
-    env = config.sidecar_env("http://127.0.0.1:1", "tok", child_tokens=True)
+    env = config.sidecar_env("http://127.0.0.1:1", "tok", config.mode(CHILD))
     assert env["CHILD_TOKEN_ENABLED"] == "true"
     assert env["RATE_LIMIT_ENABLED"] == "false"
     assert json.loads(env["API_KEYS_JSON"]) == {config.API_KEY: config.AGENT_ID}
