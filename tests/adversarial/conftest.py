@@ -69,6 +69,10 @@ class Audit:
             if entry.get("type") == "request"
         ]
 
+    def assert_nothing_reached_vault(self) -> None:
+        requests = self.requests()
+        assert requests == [], f"Vault was asked: {requests}"
+
 
 def _complete_lines(bao: OpenBao) -> list[bytes]:
     if not bao.audit_log.exists():
@@ -145,8 +149,35 @@ def rs_sidecar(
         yield _warmed(process)
 
 
-def error_detail(body: Any) -> Any:
-    """`detail` of a JSON error body (asserting the DESIGN §5 shape)."""
+def assert_refused(
+    status: int,
+    content_type: str,
+    text: str,
+    expected: int,
+    attack: str | bytes | None = None,
+) -> None:
+    """An answer is the expected 4xx with a DESIGN §5 JSON error body, and does not repeat the
+    attacker's input (which may be a token, a forged identity or a secret value)."""
+    assert status == expected, f"{status} (expected {expected}): {text[:300]}"
+    assert content_type.startswith("application/json"), content_type
+    body = json.loads(text)
     assert isinstance(body, dict), body
     assert set(body) == {"detail"}, body
-    return body["detail"]
+    detail = body["detail"]
+    if status == 422:  # request validation: where and why, never the input itself
+        assert isinstance(detail, list), detail
+        assert all(set(item) == {"loc", "msg", "type"} for item in detail), detail
+    else:
+        assert isinstance(detail, str), detail
+        assert detail
+    if attack is not None:
+        assert not echoes(text, attack), f"the answer repeats the attack: {text[:300]}"
+
+
+def echoes(text: str, attack: str | bytes) -> bool:
+    """Whether `text` contains `attack` (raw or JSON-escaped). Inputs shorter than 4 characters
+    ("..", "/", "") are left out: any text may contain them innocently."""
+    value = attack.decode(errors="replace") if isinstance(attack, bytes) else attack
+    if len(value) < 4:
+        return False
+    return value in text or json.dumps(value)[1:-1] in text

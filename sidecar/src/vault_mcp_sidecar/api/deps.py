@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
-from vault_mcp_sidecar.api.media_type import check_json_body
 from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.operations import required_scope
 from vault_mcp_sidecar.paths import MAX_PATH_LENGTH, PATH_PATTERN, PathError, validate_path
@@ -68,17 +67,3 @@ async def secret_path(request: Request, path: Annotated[str, _PATH_DOC]) -> str:
 
 
 SecretPath = Annotated[str, Depends(secret_path)]
-
-
-async def json_body(request: Request) -> None:
-    """Router dependency: a route that takes a body takes UTF-8 JSON only (415 otherwise).
-
-    A router-level dependency runs before the route's own, so a form or an upload is refused
-    before anything else is looked at, as an oversized body is (413) by the middleware.
-    """
-    route = request.scope.get("route")
-    if getattr(route, "body_field", None) is not None:
-        check_json_body(request.headers)
-
-
-JsonBody = Depends(json_body)

@@ -1,14 +1,19 @@
 """Request bodies are JSON: anything else is refused with 415 before it is parsed.
 
 FastAPI itself parses a body as JSON only when it is labelled JSON and otherwise hands the
-raw bytes to validation, which then fails with a 422 that blames the body's shape. A form, a
-multipart upload or a compressed body is not a malformed request but an unsupported one
-(RFC 9110 §15.5.16), and the caller is best told exactly that.
+raw bytes to validation, which then fails with a 422 that blames the body's shape; a body
+labelled JSON but in another charset or compressed fails to parse, a 400. A form, an upload or
+a compressed body is not a malformed request but an unsupported one (RFC 9110 §15.5.16), and
+the caller is best told exactly that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 
 class UnsupportedMediaType(Exception):
@@ -54,3 +59,20 @@ def _parse(content_type: str) -> tuple[str, dict[str, str]]:
 def _is_json(media_type: str) -> bool:
     kind, _, subtype = media_type.partition("/")
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+class JsonBodyRoute(APIRoute):
+    """A route that checks its body's media type before FastAPI reads the body (a dependency
+    would run only after FastAPI had tried, and failed, to parse it). Routes without a body
+    are left exactly as they are."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def json_only(request: Request) -> Response:
+            check_json_body(request.headers)
+            return await handler(request)
+
+        return json_only

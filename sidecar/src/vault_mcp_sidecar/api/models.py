@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -27,6 +28,29 @@ class WriteSecretRequest(_Body):
     cas: int | None = Field(
         default=None, ge=0, description="Write only if the current version is this (0: new)"
     )
+
+    @field_validator("data")
+    @classmethod
+    def _plain_json(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if not _all_finite(data):
+            raise ValueError("data must be plain JSON: NaN and Infinity are not JSON numbers")
+        return data
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or Infinity anywhere in `value`. Python's JSON parser (and so the request body)
+    accepts them, JSON and Vault do not: refuse them here rather than send Vault a body it
+    cannot parse. A loop, not recursion: the nesting depth is whatever the parser allowed."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 class VersionsRequest(_Body):

@@ -10,6 +10,7 @@ from starlette.datastructures import Headers
 
 from vault_mcp_sidecar.auth.api_keys import ApiKeyAuthenticator
 from vault_mcp_sidecar.auth.binding import effective_scopes
+from vault_mcp_sidecar.auth.headers import single
 from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator
 from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator
 from vault_mcp_sidecar.auth.principal import AuthError, ForbiddenError, Principal
@@ -52,10 +53,10 @@ class Authenticator:
         return principal
 
     async def _identify(self, headers: Headers) -> Principal:
-        api_key = headers.get("x-api-key")
+        api_key = single(headers, "x-api-key") if self._api_keys is not None else None
         if api_key is not None and self._api_keys is not None:
             return self._api_keys.authenticate(api_key)
-        authorization = headers.get("authorization")
+        authorization = single(headers, "authorization") if self._jwt is not None else None
         if authorization is not None and self._jwt is not None:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():

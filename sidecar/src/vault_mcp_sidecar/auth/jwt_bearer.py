@@ -20,6 +20,11 @@ from vault_mcp_sidecar.naming import InvalidName, check_subject
 from vault_mcp_sidecar.scopes import Scope, ScopeError, parse_scopes
 
 MAX_TOKEN_BYTES = 8192
+# `typ` values of an access token (RFC 9068 `at+jwt`) or a plain JWT; absent is fine too. A
+# token explicitly typed as something else — a logout token, a security event, a DPoP proof —
+# is not a credential for this sidecar even when the identity provider signed it (RFC 8725
+# §3.11: explicit typing against cross-JWT confusion).
+_ACCESS_TOKEN_TYPES = {"jwt", "at+jwt", "application/jwt", "application/at+jwt"}
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 
@@ -119,6 +124,9 @@ def _header_alg(token: str) -> str:
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise AuthError("invalid token: malformed header")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+        raise AuthError("invalid token: not an access token (typ)")
     return alg
 
 

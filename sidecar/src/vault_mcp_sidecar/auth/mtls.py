@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 
 from vault_mcp_sidecar.auth.binding import identity_allowed
+from vault_mcp_sidecar.auth.headers import single
 from vault_mcp_sidecar.auth.identity_headers import (
     IdentityParseError,
     common_name,
@@ -49,7 +50,7 @@ class MtlsAuthenticator:
 
     def authenticate(self, headers: Headers) -> Principal:
         config = self._config
-        xfcc = headers.get(config.xfcc_header) if config.xfcc_header else None
+        xfcc = single(headers, config.xfcc_header) if config.xfcc_header else None
         uri = cn = None
         try:
             if xfcc is not None:
@@ -73,9 +74,9 @@ class MtlsAuthenticator:
         return Principal(subject, config.default_scopes, AuthMode.MTLS, identity)
 
     def _from_dn(self, headers: Headers) -> tuple[str, str]:
-        if headers.get(self._config.verify_header) != "SUCCESS":
+        if single(headers, self._config.verify_header) != "SUCCESS":
             raise AuthError("client certificate not verified by the proxy")
-        dn = _bounded(headers.get(self._config.identity_header, ""))
+        dn = _bounded(single(headers, self._config.identity_header) or "")
         return f"dn:{dn}", common_name(dn, self._config.cn_prefix)
 
 

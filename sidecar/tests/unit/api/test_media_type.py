@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from vault_mcp_sidecar.api.errors import OPERATION_ERRORS, error_responses
@@ -82,3 +83,29 @@ def test_exactly_the_operations_with_a_body_document_415(monkeypatch: pytest.Mon
     for operation in operations:
         takes_body = "requestBody" in operation
         assert ("415" in operation["responses"]) is takes_body, operation["operationId"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", b'{"data": {}}'),
+        ("application/json; charset=latin-1", '{"data": {"v": "caf\u00e9"}}'.encode("latin-1")),
+    ],
+)
+async def test_the_app_refuses_before_reading_the_body(
+    monkeypatch: pytest.MonkeyPatch, content_type: str, body: bytes
+) -> None:
+    """415 even where FastAPI would otherwise have tried (and failed) to parse the body."""
+    monkeypatch.setattr("vault_mcp_sidecar.app.configure_logging", lambda level: None)
+    settings = load_settings(
+        vault_addr="http://127.0.0.1:9",  # nothing listens; nothing here may reach it
+        vault_token="unit-root-token",
+        api_keys_json=json.dumps({"unit-api-key-0123456789abcdef": "alice"}),
+        auth_jwt_enabled=False,
+    )
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as client:
+        headers = {"X-API-Key": "unit-api-key-0123456789abcdef", "Content-Type": content_type}
+        response = await client.put("/secrets/x", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert set(response.json()) == {"detail"}

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from vault_mcp_sidecar.api.deps import JsonBody, RuntimeDep, SecretPath, admitted
+from vault_mcp_sidecar.api.deps import RuntimeDep, SecretPath, admitted
 from vault_mcp_sidecar.api.errors import error_responses
+from vault_mcp_sidecar.api.media_type import JsonBodyRoute
 from vault_mcp_sidecar.api.models import (
     DeleteResult,
     Secret,
@@ -23,7 +24,7 @@ from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.paths import FOLDER_PATTERN, validate_path
 from vault_mcp_sidecar.runtime import Runtime
 
-router = APIRouter(prefix="/secrets", tags=["secrets"], dependencies=[JsonBody])
+router = APIRouter(prefix="/secrets", tags=["secrets"], route_class=JsonBodyRoute)
 
 
 @router.put(

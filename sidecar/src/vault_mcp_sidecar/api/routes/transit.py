@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from vault_mcp_sidecar.api.deps import JsonBody, RuntimeDep, admitted
+from vault_mcp_sidecar.api.deps import RuntimeDep, admitted
 from vault_mcp_sidecar.api.errors import error_responses
+from vault_mcp_sidecar.api.media_type import JsonBodyRoute
 from vault_mcp_sidecar.api.models import Ciphertext, DecryptRequest, EncryptRequest, Plaintext
 from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.naming import check_transit_key
 
-router = APIRouter(prefix="/transit", tags=["transit"], dependencies=[JsonBody])
+router = APIRouter(prefix="/transit", tags=["transit"], route_class=JsonBodyRoute)
 
 
 @router.post(
@@ -26,6 +28,7 @@ async def transit_encrypt(
     runtime: RuntimeDep,
 ) -> Ciphertext:
     """Encrypt base64 `plaintext` with the agent's key `key` (created on first use)."""
+    check_transit_key(body.key)  # a bad name is refused (400) before the child-token mint
     token = await runtime.token_for(caller)
     ciphertext = await runtime.transit.encrypt(token, caller.subject, body.key, body.plaintext)
     return Ciphertext(ciphertext=ciphertext)
@@ -43,6 +46,7 @@ async def transit_decrypt(
     runtime: RuntimeDep,
 ) -> Plaintext:
     """Decrypt `ciphertext` with the agent's key `key`; returns base64 plaintext."""
+    check_transit_key(body.key)
     token = await runtime.token_for(caller)
     plaintext = await runtime.transit.decrypt(token, caller.subject, body.key, body.ciphertext)
     return Plaintext(plaintext=plaintext)
