@@ -209,7 +209,9 @@ ATTACKS: dict[str, Forge] = {
     "typ-logout-token": lambda k: hs(claims(), typ="logout+jwt"),
     "typ-security-event": lambda k: hs(claims(), typ="secevent+jwt"),
     "rs-typ-dpop": lambda k: rs(k.idp, claims(), kid=RSA_KID, typ="dpop+jwt"),
-    "crit-unknown-extension": lambda k: hs(claims(), crit=["x-ext"], **{"x-ext": True}),
+    "crit-unknown-extension": lambda k: jwt.encode(
+        claims(), JWT_SECRET, algorithm="HS256", headers={"crit": ["x-ext"], "x-ext": True}
+    ),
     **b64_tricks(),
 }
 SIDECARS = ("hs_sidecar", "rs_sidecar")
@@ -248,10 +250,10 @@ async def test_jwt_attack_is_401_and_never_reaches_vault(
 ) -> None:
     token = ATTACKS[attack](keys)
     audit = Audit.mark(adv_bao)
-    headers = [("Authorization", b"Bearer " + token.encode())]
+    credential = ("Authorization", "Bearer " + token)
     for method, route, body in ROUTES:
-        extra = [("Content-Type", "application/json")] if body else []
-        reply = send(target.port, method, route, headers + extra, body)
+        headers = [credential, ("Content-Type", "application/json")] if body else [credential]
+        reply = send(target.port, method, route, headers, body)
         assert_refused(reply.status, reply.headers.get("content-type", ""), reply.text, 401, token)
         assert "Bearer" in reply.headers.get("www-authenticate", ""), route
     assert await connect_status(target.url, {"Authorization": f"Bearer {token}"}) == 401

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def send(
     port: int,
     method: str,
     target: bytes,
-    headers: list[tuple[str, str | bytes]] | None = None,
+    headers: Sequence[tuple[str, str | bytes]] = (),
     body: bytes = b"",
     *,
     content_length: bool = True,
@@ -43,7 +44,7 @@ def send(
     """One request on a fresh connection. `body` gets a Content-Length unless told otherwise;
     `raw_body` goes out as is after the headers (chunked encoding, a lie about the length)."""
     lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1"]
-    for name, value in headers or []:
+    for name, value in headers:
         lines.append(
             name.encode() + b": " + (value if isinstance(value, bytes) else value.encode())
         )
