@@ -15,6 +15,7 @@ from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.adversarial.conftest import ALICE_KEY, Audit, assert_refused
 from tests.adversarial.wire import chunked, send
+from tests.integration.mcp_helpers import IGNORE_DEPRECATION, mcp_session, text_of
 from tests.integration.vault_support import unique
 
 MAX_BODY_BYTES = 1 << 20  # the default
@@ -193,3 +194,34 @@ def test_json_in_any_accepted_spelling_is_written(
     reply = send(hs_sidecar.port, "PUT", f"/secrets/{path}".encode(), headers, WRITE)
     assert reply.status == 200, reply.text
     assert f"create secret/data/mcp/alice/{path}" in audit.requests()
+
+
+# -- the same through MCP: arguments a tool's schema refuses --------------------------------
+
+# id -> (tool, arguments): each carries MARK where a secret value would be.
+BAD_ARGUMENTS: dict[str, tuple[str, dict[str, object]]] = {
+    "data-a-string": ("write_secret", {"path": "mcp-args", "data": MARK}),
+    "data-a-list": ("write_secret", {"path": "mcp-args", "data": [MARK]}),
+    "extra-argument": ("write_secret", {"path": "mcp-args", "data": {}, "policy": MARK}),
+    "cas-a-string": ("write_secret", {"path": "mcp-args", "data": {"v": MARK}, "cas": MARK}),
+    "plaintext-not-base64": ("transit_encrypt", {"key": "k", "plaintext": MARK}),
+    "ciphertext-not-vault": ("transit_decrypt", {"key": "k", "ciphertext": MARK}),
+    "versions-strings": ("destroy_secret", {"path": "mcp-args", "versions": [MARK]}),
+}
+
+
+@pytest.mark.filterwarnings(IGNORE_DEPRECATION)
+@pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
+async def test_bad_mcp_arguments_are_refused_unrepeated_and_never_reach_vault(
+    adv_bao: OpenBao, hs_sidecar: SidecarProcess, case: str
+) -> None:
+    tool, arguments = BAD_ARGUMENTS[case]
+    audit = Audit.mark(adv_bao)
+    async with mcp_session(hs_sidecar.url, {"X-API-Key": ALICE_KEY}) as session:
+        result = await session.call_tool(tool, arguments)
+    assert result.isError, text_of(result)
+    # Refused by the tool's input schema, or by the route it replays to (REST's 422).
+    text = text_of(result)
+    assert text.startswith("Input validation error") or "Status code: 422" in text, text
+    assert MARK not in text_of(result)
+    audit.assert_nothing_reached_vault()

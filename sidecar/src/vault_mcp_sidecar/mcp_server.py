@@ -8,11 +8,14 @@ scope check and rate limit run for the tool call exactly as for the REST call.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+import jsonschema
 from fastapi import Depends, FastAPI
 from fastapi_mcp import AuthConfig, FastApiMCP
+from mcp import types
 
 from vault_mcp_sidecar.api.deps import authenticate
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
@@ -50,6 +53,48 @@ class _PathCheckingMCP(FastApiMCP):  # type: ignore[misc]  # fastapi-mcp ships n
         return await super()._execute_api_tool(
             client, tool_name, arguments, operation_map, http_request_info
         )
+
+    def setup_server(self) -> None:
+        super().setup_server()
+        _check_arguments_without_echo(self.server, self.tools)
+
+
+def _check_arguments_without_echo(server: Any, tools: list[types.Tool]) -> None:
+    """The MCP SDK checks tool arguments against the tool's input schema, and its error text
+    quotes the offending value — which can be the very secret being written (`data` sent as a
+    string). Check first, as strictly, and say where and which rule failed, never the value
+    (as the REST 422 does)."""
+    validators = {
+        tool.name: jsonschema.validators.validator_for(tool.inputSchema)(tool.inputSchema)
+        for tool in tools
+    }
+    handlers: dict[type, Any] = server.request_handlers
+    call_tool = handlers[types.CallToolRequest]
+
+    async def checked(request: types.CallToolRequest) -> types.ServerResult:
+        validator = validators.get(request.params.name)
+        if validator is not None:
+            error = jsonschema.exceptions.best_match(
+                validator.iter_errors(request.params.arguments or {})
+            )
+            if error is not None:
+                text = f"Input validation error: {_rule_broken(error)}"
+                content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
+                return types.ServerResult(types.CallToolResult(content=content, isError=True))
+        result: types.ServerResult = await call_tool(request)
+        return result
+
+    handlers[types.CallToolRequest] = checked
+
+
+def _rule_broken(error: jsonschema.ValidationError) -> str:
+    """Where and which schema rule, with the schema's own value (a pattern, a type, a bound):
+    all of it from the tool's schema, nothing from the arguments."""
+    where = "/".join(str(part) for part in error.absolute_path) or "arguments"
+    rule = json.dumps(error.validator_value)
+    if len(rule) > 200:
+        rule = rule[:200] + "..."
+    return f"{where} does not satisfy {error.validator} {rule}"
 
 
 def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
