@@ -18,6 +18,9 @@ from vault_mcp_sidecar.vault.errors import VaultError, VaultUnavailable
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 _UNAVAILABLE_STATUSES = {502, 503, 504}
+# A standby that knows no active node yet (raft electing a leader right after an unseal, or an
+# HA cluster failing over) answers 500 with this: an outage to wait out, so 503, not 502.
+_NO_ACTIVE_NODE = "active cluster node not found"
 
 
 class VaultClient:
@@ -91,6 +94,8 @@ def _decode(status: int, raw: bytes) -> dict[str, Any]:
     if status < 400:
         return payload
     messages = [str(m) for m in payload.get("errors", []) if isinstance(m, str | int)]
-    if status in _UNAVAILABLE_STATUSES:
+    if status in _UNAVAILABLE_STATUSES or (
+        status == 500 and any(_NO_ACTIVE_NODE in m for m in messages)
+    ):
         raise VaultUnavailable(messages[0] if messages else f"Vault returned {status}")
     raise VaultError(status, messages)

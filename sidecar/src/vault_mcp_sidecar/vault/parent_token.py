@@ -135,7 +135,7 @@ class ParentToken:
                 return  # nothing to renew: a token without expiry, or a login is due
             if not lease.renewable and self._approle is None:
                 return  # a static token that cannot be renewed simply runs out
-            await asyncio.sleep(max(lease.ttl * 2 / 3, MIN_RENEW_SECONDS))
+            await asyncio.sleep(_renew_delay(lease.ttl))
             await self._renew_once(lease)
 
     async def _renew_once(self, lease: _Lease) -> None:
@@ -145,12 +145,21 @@ class ParentToken:
             if not lease.renewable:
                 raise VaultError(400, ["token not renewable"])
             auth = (await self._client.call("POST", "auth/token/renew-self", lease.token))["auth"]
-            self._lease = _Lease(lease.token, float(auth["lease_duration"]), auth["renewable"])
+            renewed = _Lease(lease.token, float(auth["lease_duration"]), auth["renewable"])
         except VaultError as exc:
             log.warning(
                 "Vault token renewal failed; logging in again", extra={"status": exc.status}
             )
             await self._relogin()
+            return
+        if self._approle is not None and renewed.ttl < lease.ttl:
+            # Vault cut the renewal short: the token is reaching its max TTL and will die
+            # whatever we do. Log in again now, while it still serves requests, rather than
+            # renew it into expiry and fail the requests that find it dead.
+            log.info("Vault token near its max TTL; logging in again", extra={"ttl": renewed.ttl})
+            await self._relogin()
+            return
+        self._lease = renewed
 
     async def _relogin(self) -> None:
         if self._approle is None:
@@ -162,3 +171,9 @@ class ParentToken:
                 "Vault login failed; will retry on next request", extra={"status": exc.status}
             )
             self._lease = None
+
+
+def _renew_delay(ttl: float) -> float:
+    """Two thirds into the lease, not sooner than MIN_RENEW_SECONDS (no busy renewing) but
+    never so late that a short lease runs out first."""
+    return min(max(ttl * 2 / 3, MIN_RENEW_SECONDS), ttl * 5 / 6)
