@@ -25,7 +25,7 @@ demo: $(STAMP) ## The main job: OpenBao dev server + three agents + sidecar with
 
 ##@ Quality
 
-test: $(STAMP) ## Unit + integration tests against a real OpenBao (what CI runs)
+test: $(STAMP) ## Unit, integration and adversarial tests against a real OpenBao (what CI runs)
 	$(BIN)/pytest
 
 adversarial: $(STAMP) ## The adversarial tier, deep: ~10x the generated requests (ADVERSARIAL_LONG=1)
