@@ -55,9 +55,14 @@ def api_keys_json(agents: Sequence[FleetAgent]) -> str:
 
 
 def reader_policy_hcl() -> str:
-    """Read access to every agent's secrets (token reuse): one rule, not one per agent."""
-    path = f"{config.KV_MOUNT}/data/{config.KV_PREFIX}/*"
-    return f'path "{path}" {{\n  capabilities = ["read"]\n}}\n'
+    """Read access to every agent's secrets (token reuse): one rule, not one per agent; and,
+    as every sidecar token has, looking itself up and renewing itself."""
+    rules = (
+        (f"{config.KV_MOUNT}/data/{config.KV_PREFIX}/*", "read"),
+        ("auth/token/lookup-self", "read"),
+        ("auth/token/renew-self", "update"),
+    )
+    return "".join(f'path "{path}" {{\n  capabilities = ["{cap}"]\n}}\n' for path, cap in rules)
 
 
 def sidecar_lines(agents: Sequence[FleetAgent]) -> list[str]:

@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import ScalarFormatter
 
 from bench.scaling_report import (
     CHILD,
@@ -86,6 +87,7 @@ def draw(
 
 def _axes(axes: Axes, title: str, unit: str) -> None:
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(ScalarFormatter())  # 1, 10, 100, 1000 rather than 10^n
     axes.set_xlabel("agents")
     axes.set_ylabel(unit)
     axes.set_title(title)

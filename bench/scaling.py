@@ -90,7 +90,14 @@ def run(args: argparse.Namespace) -> tuple[list[SidecarPoint], list[OperatorPoin
     return sidecar, operator
 
 
-def describe(args: argparse.Namespace, load_before: float) -> dict[str, object]:
+def describe(args: argparse.Namespace, load_before: float, part: str) -> dict[str, object]:
+    """How one half was measured; its `note` is printed and goes under the plot."""
+    machine = f"{os.cpu_count()} CPUs, load average before {load_before:.2f}"
+    how = (
+        f"{args.rounds} x {args.duration} s per target at {args.connections} connections"
+        if part == "sidecar"
+        else f"resync interval {args.resync:g} s"
+    )
     return {
         "agents": args.counts,
         "duration_s": args.duration,
@@ -101,21 +108,19 @@ def describe(args: argparse.Namespace, load_before: float) -> dict[str, object]:
         "load_before": load_before,
         "bao_version": bao_version(),
         "source": sidecar_source(REPO),
-        "note": (
-            f"{os.cpu_count()} CPUs, load average before {load_before:.2f}; "
-            f"{args.rounds} x {args.duration} s per sidecar target at {args.connections} "
-            f"connections; sidecar {sidecar_source(REPO)}"
-        ),
+        "note": f"{machine}; {how}; code {sidecar_source(REPO)}",
     }
 
 
 def report(
-    info: dict[str, object],
+    infos: dict[str, dict[str, object]],
     sidecar: Sequence[SidecarPoint],
     operator: Sequence[OperatorPoint],
     plot: Path,
 ) -> None:
-    print(f"\nScaling: {info['note']}\n")
+    for part, info in infos.items():
+        print(f"\nScaling, {part}: {info['note']}")
+    print()
     if sidecar:
         print("One standalone sidecar serving N agents (wrk rotating over the agents):\n")
         print(sidecar_table(sidecar))
@@ -127,7 +132,7 @@ def report(
             print(f"  {line}")
     RESULTS_FILE.parent.mkdir(exist_ok=True)
     previous = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else None
-    saved = record(info, sidecar, operator, previous)
+    saved = record(infos, sidecar, operator, previous)
     RESULTS_FILE.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"\nResults written to {RESULTS_FILE}")
     from bench.plot import draw, note  # matplotlib only when drawing
@@ -153,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench.scaling interrupted; everything it started is stopped", file=sys.stderr)
         return 130
-    report(describe(args, load_before), sidecar, operator, args.plot)
+    parts = {"sidecar": sidecar, "operator": operator}
+    infos = {part: describe(args, load_before, part) for part, points in parts.items() if points}
+    report(infos, sidecar, operator, args.plot)
     failed_resync = any(p.resync_writes for p in operator)
     return 1 if failed_resync else 0
 

@@ -108,7 +108,7 @@ def operator_verdicts(points: Sequence[OperatorPoint]) -> list[str]:
 
 
 def record(
-    info: Mapping[str, Any],
+    infos: Mapping[str, Mapping[str, Any]],
     sidecar: Sequence[SidecarPoint],
     operator: Sequence[OperatorPoint],
     previous: Mapping[str, Any] | None = None,
@@ -124,7 +124,7 @@ def record(
     result: dict[str, Any] = {"runs": {}}
     for name, points in halves.items():
         if points:
-            result["runs"][name] = dict(info)
+            result["runs"][name] = dict(infos.get(name, {}))
             result[name] = [asdict(point) for point in points]
         elif old.get(name):
             result["runs"][name] = old_runs.get(name, {})

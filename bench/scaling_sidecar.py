@@ -41,7 +41,7 @@ class LoadOptions:
 
 
 def provision_fleet(bao: OpenBao, agents: Sequence[fleet.FleetAgent]) -> None:
-    """Per agent its secret, policy and child-token role; the reader and minter policies."""
+    """Per agent its secret, policy and child-token role; the reader policy."""
 
     def one(agent: fleet.FleetAgent) -> None:
         bao.api("POST", agent.kv_data_path(), {"data": {"v": agent.value}})
@@ -51,14 +51,22 @@ def provision_fleet(bao: OpenBao, agents: Sequence[fleet.FleetAgent]) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(one, agents))
     bao.write_policy(fleet.READER_POLICY, fleet.reader_policy_hcl())
-    bao.write_policy(config.PARENT_POLICY, minter_policy_hcl([a.policy for a in agents]))
 
 
-def fleet_parent(bao: OpenBao) -> str:
-    """A parent token that mints through every agent's role and reads every agent's data."""
-    request = config.parent_token_request() | {
-        "policies": [config.PARENT_POLICY, fleet.READER_POLICY]
-    }
+def fleet_token(bao: OpenBao, key: str, agents: Sequence[fleet.FleetAgent]) -> str:
+    """The token each target reads (or mints) with, holding only what that target needs.
+
+    Direct and token reuse: the reader policy. Child tokens: the sidecar's minter policy as
+    `vault_mcp_sidecar.policy` writes it for these agents, one rule per agent's role. Vault
+    builds a token's ACL from its policies on every request, so that policy's size, and with
+    it the cost of each mint, grows with the agents a sidecar serves; the table shows it.
+    """
+    if key == CHILD:
+        policy = f"{config.PARENT_POLICY}-{len(agents)}"
+        bao.write_policy(policy, minter_policy_hcl([agent.policy for agent in agents]))
+    else:
+        policy = fleet.READER_POLICY
+    request = config.parent_token_request() | {"policies": [policy]}
     token: str = bao.api("POST", "auth/token/create", request)["auth"]["client_token"]
     return token
 
@@ -70,7 +78,7 @@ def _start(
     agents: Sequence[fleet.FleetAgent],
     workdir: Path,
 ) -> SidecarProcess:
-    env = config.sidecar_env(bao.addr, fleet_parent(bao), _MODES[key])
+    env = config.sidecar_env(bao.addr, fleet_token(bao, key, agents), _MODES[key])
     env["API_KEYS_JSON"] = fleet.api_keys_json(agents)
     sidecar = SidecarProcess(env, log_file=workdir / f"fleet-{key}-{len(agents)}.log")
     stack.callback(sidecar.stop)
@@ -88,7 +96,8 @@ def _targets(
     workdir: Path,
 ) -> list[Target]:
     direct_file = workdir / f"direct-{len(agents)}.tsv"
-    direct_file.write_text("\n".join(fleet.direct_lines(agents, fleet_parent(bao))) + "\n")
+    token = fleet_token(bao, DIRECT, agents)
+    direct_file.write_text("\n".join(fleet.direct_lines(agents, token)) + "\n")
     sidecar_file = workdir / f"sidecar-{len(agents)}.tsv"
     sidecar_file.write_text("\n".join(fleet.sidecar_lines(agents)) + "\n")
     found = [Target(DIRECT, SIDECAR_TARGETS[DIRECT], bao.addr, {}, _IN_VAULT, direct_file)]
@@ -104,7 +113,7 @@ def _probe(bao: OpenBao, target: Target, agents: Sequence[fleet.FleetAgent]) -> 
     for agent in {agents[0].index: agents[0], agents[-1].index: agents[-1]}.values():
         if target.key == DIRECT:
             url = f"{target.url}/v1/{agent.kv_data_path()}"
-            headers = {"X-Vault-Token": fleet_parent(bao)}
+            headers = {"X-Vault-Token": fleet_token(bao, DIRECT, agents)}
         else:
             url = f"{target.url}/secrets/{config.SECRET_PATH}"
             headers = {"X-API-Key": agent.api_key}

@@ -162,8 +162,8 @@ def test_scaling_tables_ratios_and_verdicts() -> None:
 
 def test_scaling_record_round_trips_and_keeps_the_other_half() -> None:
     sidecar = [sidecar_point(1, 4000, 2000)]
-    first = json.loads(json.dumps(record({"note": "a"}, sidecar, [])))
-    second = record({"note": "b"}, [], [operator_point(1, 0.5)], previous=first)
+    first = json.loads(json.dumps(record({"sidecar": {"note": "a"}}, sidecar, [])))
+    second = record({"operator": {"note": "b"}}, [], [operator_point(1, 0.5)], previous=first)
     assert second["runs"] == {"sidecar": {"note": "a"}, "operator": {"note": "b"}}
     back_sidecar, back_operator = from_record(json.loads(json.dumps(second)))
     assert back_sidecar[0].ratio(REUSE) == 0.5
