@@ -11,7 +11,8 @@ Operator (bench/scaling_operator.py): the kopf operator on the emulator convergi
 VaultAgents: time, RSS, CPU, Vault traffic, and 0 Vault writes on the resync that follows.
 
 Prints both tables as Markdown, writes .bench/scaling.json and the plot (docs/scaling.png, or
---plot PATH). `--quick` is a smoke run (1 and 10 agents, 2 s, 1 round). Exits 1 on errors;
+--plot PATH). `--quick` is a smoke run (1 and 10 agents, 2 s, 1 round) that writes to
+.bench/scaling-quick.{json,png} instead, leaving the published plot alone. Exits 1 on errors;
 targets missed are reported, not raised.
 """
 
@@ -46,6 +47,8 @@ from devkit.openbao import OpenBaoUnavailable
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_FILE = REPO / ".bench" / "scaling.json"
 PLOT_FILE = REPO / "docs" / "scaling.png"
+QUICK_RESULTS_FILE = REPO / ".bench" / "scaling-quick.json"
+QUICK_PLOT_FILE = REPO / ".bench" / "scaling-quick.png"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -62,9 +65,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument("--resync", type=float, default=20.0, help="operator resync interval s")
     parser.add_argument("--timeout", type=float, default=600.0, help="operator: give up after s")
-    parser.add_argument("--plot", type=Path, default=PLOT_FILE, help="PNG to write")
+    parser.add_argument("--plot", type=Path, help=f"PNG to write ({PLOT_FILE.relative_to(REPO)})")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,10 agents, 2 s")
     args = parser.parse_args(argv)
+    args.results = QUICK_RESULTS_FILE if args.quick else RESULTS_FILE
+    args.plot = args.plot or (QUICK_PLOT_FILE if args.quick else PLOT_FILE)
     if args.quick:
         args.agents, args.duration, args.rounds, args.resync = "1,10", 2, 1, 5.0
     args.counts = sorted({int(n) for n in args.agents.split(",")})
@@ -117,6 +122,7 @@ def report(
     sidecar: Sequence[SidecarPoint],
     operator: Sequence[OperatorPoint],
     plot: Path,
+    results: Path,
 ) -> None:
     for part, info in infos.items():
         print(f"\nScaling, {part}: {info['note']}")
@@ -130,11 +136,11 @@ def report(
         print("\nTargets (reported, never asserted):")
         for line in operator_verdicts(operator):
             print(f"  {line}")
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    previous = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else None
+    results.parent.mkdir(exist_ok=True)
+    previous = json.loads(results.read_text()) if results.exists() else None
     saved = record(infos, sidecar, operator, previous)
-    RESULTS_FILE.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"\nResults written to {RESULTS_FILE}")
+    results.write_text(json.dumps(saved, indent=2) + "\n")
+    print(f"\nResults written to {results}")
     from bench.plot import draw, note  # matplotlib only when drawing
 
     all_sidecar, all_operator = from_record(saved)
@@ -160,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     parts = {"sidecar": sidecar, "operator": operator}
     infos = {part: describe(args, load_before, part) for part, points in parts.items() if points}
-    report(infos, sidecar, operator, args.plot)
+    report(infos, sidecar, operator, args.plot, args.results)
     failed_resync = any(p.resync_writes for p in operator)
     return 1 if failed_resync else 0
 
