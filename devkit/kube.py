@@ -344,6 +344,10 @@ class KubeEmulator:
             ready.set()
             await self._stop.wait()
 
+    def requests_seen(self) -> list[tuple[str, str]]:
+        """(method, path) of every request the emulator has served, oldest first."""
+        return self.call(lambda server: [(r.method.name, r.url.path) for r in server])
+
     def _write_kubeconfig(self) -> None:
         """What `kubectl`, kopf and the kubernetes client read: one context, no credentials."""
         config = {

@@ -69,6 +69,7 @@ def _run(args: argparse.Namespace, settings: OperatorSettings, options: HandlerO
     register(registry, options)
     kopf_settings = kopf.OperatorSettings()
     configure_kopf(kopf_settings)
+    kopf_settings.execution.max_workers = options.reconcile_workers
     if settings.webhook_enabled:  # the sidecar injection, at /inject-sidecar (webhook.py)
         register_webhook(registry)
         configure_webhook(kopf_settings, settings)

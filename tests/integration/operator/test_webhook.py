@@ -21,7 +21,7 @@ import jsonpatch
 import pytest
 
 from devkit.certs import Pki, make_pki
-from devkit.kube import KubeEmulator, OperatorProcess
+from devkit.kube import KubeEmulator, OperatorProcess, agents_path, wait_for
 from devkit.openbao import OpenBao
 from devkit.ports import free_port
 from tests.integration.operator.kopf_support import (
@@ -214,8 +214,40 @@ def test_fail_open_still_injects_for_a_ready_agent(setup: Setup, ns: str) -> Non
     setup.cluster.kube.create_agent(ns, "alice", {"auth": API_KEYS})
     setup.cluster.ready(ns, "alice")
     original = pod()
-    result = patched(setup.fail_open.review(ns, original), original)
-    assert result["spec"]["initContainers"][0]["name"] == "vault-mcp-sidecar"
+    result, gets = _review_counting_gets(setup, setup.fail_open, ns, original, "alice")
+    assert patched(result, original)["spec"]["initContainers"][0]["name"] == "vault-mcp-sidecar"
+    # This operator watches another namespace, so its index has no alice: the API server
+    # is asked instead, and the answer is the same.
+    assert gets == 1
+
+
+def test_a_ready_agent_is_served_from_the_index_without_an_api_request(
+    setup: Setup, ns: str
+) -> None:
+    setup.cluster.kube.create_agent(ns, "alice", {"auth": API_KEYS})
+    setup.cluster.ready(ns, "alice")
+    original = pod()
+
+    def served_from_index() -> bool | None:
+        # The index follows the watch, so right after Ready it may still hold the agent as
+        # not Ready; then the webhook asks the API server (and still injects).
+        response, gets = _review_counting_gets(setup, setup.webhook, ns, original, "alice")
+        assert patched(response, original)["spec"]["initContainers"], response
+        return gets == 0 or None
+
+    wait_for(served_from_index, timeout=10, what="an admission answered from the index")
+
+
+def _review_counting_gets(
+    setup: Setup, webhook: Webhook, ns: str, original: dict[str, Any], agent: str
+) -> tuple[dict[str, Any], int]:
+    """The review's response, and how many GETs of the VaultAgent it cost the API server."""
+    emulator = setup.cluster.emulator
+    before = len(emulator.requests_seen())
+    response = webhook.review(ns, original)
+    path = agents_path(ns, agent)
+    gets = [seen for seen in emulator.requests_seen()[before:] if seen == ("GET", path)]
+    return response, len(gets)
 
 
 def test_plain_http_is_refused(setup: Setup) -> None:
