@@ -32,8 +32,8 @@ from tests.integration.conftest import API_KEYS, JWT_SECRET, provision
 ISSUER = "https://issuer.adversarial.test"
 AUDIENCE = "vault-mcp-bridge"
 RSA_KID = "rsa-1"
-# Only this network may set identity headers; the tests connect from 127.0.0.1.
-UNTRUSTED_FOR_US = "10.255.255.0/24"
+# The only peers whose identity headers are believed; the tests connect from 127.0.0.1.
+TRUSTED_PROXIES = "10.255.255.0/24"
 ALICE_KEY = next(key for key, agent in API_KEYS.items() if agent == "alice")
 
 
@@ -116,7 +116,7 @@ def _base_env(bao: OpenBao, **overrides: str) -> dict[str, str]:
         "JWT_ISSUER": ISSUER,
         "JWT_AUDIENCE": AUDIENCE,
         "AUTH_MTLS_ENABLED": "true",
-        "MTLS_TRUSTED_PROXIES": UNTRUSTED_FOR_US,
+        "MTLS_TRUSTED_PROXIES": TRUSTED_PROXIES,
         "CHILD_TOKEN_ENABLED": "true",
         "RATE_LIMIT_ENABLED": "false",
         "LOG_LEVEL": "warning",
