@@ -16,6 +16,7 @@ from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import SidecarFactory
 from tests.integration.vault_support import client, unique, vault_status
+from vault_mcp_sidecar.policy import fleet_minter_policy_hcl
 from vault_mcp_sidecar.vault.child_tokens import TokenType, child_token_fields
 
 POLICY = "mcp-agent-alice"
@@ -228,3 +229,22 @@ def test_batch_children_carry_the_agent_policy_and_die_with_the_parent(
     assert vault_status(openbao, "GET", probe, token=child) == 404  # allowed, just absent
     openbao.api("POST", "auth/token/revoke", {"token": batch_role_parent})
     assert vault_status(openbao, "GET", probe, token=child) == 403
+
+
+def test_fleet_minter_policy_mints_through_agent_roles_only(
+    openbao: OpenBao, token_role_parent: str
+) -> None:
+    """One standalone sidecar for many agents: one glob rule instead of a rule per role."""
+    openbao.write_policy("mcp-fleet-minter", fleet_minter_policy_hcl("mcp-agent-"))
+    fleet = openbao.api(
+        "POST", "auth/token/create", {"policies": ["mcp-fleet-minter"], "ttl": "10m"}
+    )["auth"]["client_token"]
+    body = {"policies": [POLICY], "ttl": "30s", "no_default_policy": True}
+    child = openbao.api("POST", ROLE_PATH, body, token=fleet)["auth"]
+    assert child["policies"] == [POLICY]
+    # Not outside the agent roles: no free mint, no orphan, no other policy through a role.
+    assert vault_status(openbao, "POST", "auth/token/create", body, token=fleet) == 403
+    assert vault_status(openbao, "POST", "auth/token/create-orphan", body, token=fleet) == 403
+    root = {"policies": ["root"], "ttl": "30s"}
+    assert vault_status(openbao, "POST", ROLE_PATH, root, token=fleet) == 400
+    assert vault_status(openbao, "GET", "secret/metadata/mcp/alice", token=fleet) == 403

@@ -104,7 +104,25 @@ def minter_policy_hcl(role_names: Sequence[str]) -> str:
     """
     for role in role_names:
         check_prefix(role)  # a role name goes into the HCL path verbatim
-    rules = [_rule(f"auth/token/create/{role}", "update") for role in role_names]
+    return _minter_policy([f"auth/token/create/{role}" for role in role_names])
+
+
+def fleet_minter_policy_hcl(role_prefix: str) -> str:
+    """The minter policy for one standalone sidecar serving many agents: one glob rule over
+    the roles named `<role_prefix><agent>` instead of one rule per agent.
+
+    Vault evaluates a token's policies on every request, so a rule per agent makes each mint
+    cost more as agents are added (measured: 5.3 ms per mint with 1,000 listed roles against
+    2.1 ms with this one rule, docs/PERFORMANCE.md). It grants no more in effect: such a
+    sidecar serves all those agents, and each role still lets a child carry only its own
+    agent's policy. Use it only where every role under the prefix is an agent's role.
+    """
+    check_prefix(role_prefix)
+    return _minter_policy([f"auth/token/create/{role_prefix}*"])
+
+
+def _minter_policy(mint_paths: Sequence[str]) -> str:
+    rules = [_rule(path, "update") for path in mint_paths]
     rules.append(_rule("auth/token/renew-self", "update"))
     rules.append(_rule("auth/token/lookup-self", "read"))
     header = "# Vault MCP Bridge sidecar: may only mint agent child tokens. Generated.\n"

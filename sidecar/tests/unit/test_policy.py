@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vault_mcp_sidecar.naming import InvalidName, transit_key_name, transit_key_prefix
-from vault_mcp_sidecar.policy import agent_policy_hcl
+from vault_mcp_sidecar.policy import agent_policy_hcl, fleet_minter_policy_hcl
 from vault_mcp_sidecar.scopes import Scope
 
 _RULE = re.compile(r'path "([^"]*)" \{\s*capabilities = \[([^\]]*)\]\s*\}')
@@ -219,3 +219,16 @@ def test_explicit_keys_of_crafted_pairs_never_cross() -> None:
     mine = parse_policy(agent_policy_hcl("a", transit_keys=["b-c"]))
     theirs = transit_key_name("mcp", "a-b", "c")
     assert not any(glob_matches(p, f"transit/encrypt/{theirs}") for p in mine)
+
+
+def test_fleet_minter_policy_is_one_glob_over_the_agent_roles() -> None:
+    hcl = fleet_minter_policy_hcl("mcp-agent-")
+    assert 'path "auth/token/create/mcp-agent-*" {' in hcl
+    assert hcl.count('path "') == 3  # the glob, renew-self, lookup-self: nothing else
+    assert 'path "auth/token/create" ' not in hcl  # no free mint outside the roles
+
+
+@pytest.mark.parametrize("prefix", ["", "../x-", "mcp agent-", "a/../b-"])
+def test_fleet_minter_policy_refuses_unsafe_prefixes(prefix: str) -> None:
+    with pytest.raises(InvalidName):
+        fleet_minter_policy_hcl(prefix)
