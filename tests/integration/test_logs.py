@@ -60,7 +60,7 @@ def _access_lines(sidecar: SidecarProcess, request_ids: set[str]) -> dict[str, d
     just after its response is sent, so the last one may trail the client by a moment)."""
 
     def attempt() -> dict[str, dict[str, Any]] | None:
-        lines = [e for e in _log_lines(sidecar) if e["logger"] == "vault_mcp_sidecar.access"]
+        lines = [e for e in _log_lines(sidecar) if e["logger"] == "vault_mcp_sidecar.audit"]
         assert all(e.get("request_id") for e in lines), lines
         by_id = {e["request_id"]: e for e in lines}
         assert len(by_id) == len(lines)  # one access line per request
@@ -158,7 +158,7 @@ def test_request_id_is_echoed_and_logged(start_sidecar: SidecarFactory) -> None:
         r.headers["x-request-id"] for r in (generated, hostile, too_long)
     }
     access = _access_lines(sidecar, ids)
-    assert access["trace-abc.123_X"]["path"] == "/whoami"
+    assert access["trace-abc.123_X"]["route"] == "whoami"
     assert access["trace-abc.123_X"]["agent"] == "alice"
     assert access["anon-1"]["status"] == 401
     assert "injected" not in sidecar.logs()

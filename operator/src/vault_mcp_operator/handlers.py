@@ -260,7 +260,7 @@ def _reconcile(
     except Failure as failure:
         _report_failure(rt, body, current, patch, failure, generation, now)
         raise _kopf_error(rt, failure, retry) from None
-    rt.metrics.succeeded(str(meta["uid"]))
+    rt.metrics.succeeded(str(meta["uid"]), outcome.vault_writes)
     _report_success(body, current, patch, names, outcome, generation, now, drift=drift)
 
 
@@ -388,6 +388,7 @@ def _remove(rt: Runtime, *, body: kopf.Body, spec: kopf.Spec, retry: int = 0, **
         rt.metrics.removal_failed(_metric_label(failure.reason))
         _post(body, [failure_event(failure.reason, f"cannot remove yet: {failure.message}")])
         raise _kopf_error(rt, failure, retry) from None
+    rt.metrics.removed(writes)
     log.info("%s: removed (%s, %d Vault writes)", names.subject, policy, writes)
 
 

@@ -36,6 +36,15 @@ class Metrics:
             buckets=_BUCKETS,
             registry=registry,
         )
+        self.vault_writes = Counter(
+            "vaultmcp_operator_vault_writes",
+            "Writes the operator made to Vault (policies, roles, keys, secret_ids; none for an "
+            "unchanged agent), by phase: reconcile or removal",
+            ["phase"],
+            registry=registry,
+        )
+        for phase in ("reconcile", "removal"):
+            self.vault_writes.labels(phase=phase)
         self.agents = Gauge(
             "vaultmcp_operator_agents",
             "VaultAgents known to this operator, by state",
@@ -51,9 +60,13 @@ class Metrics:
         with self.duration.time():
             yield
 
-    def succeeded(self, uid: str) -> None:
+    def succeeded(self, uid: str, vault_writes: int = 0) -> None:
         self.reconciles.labels(result="ok").inc()
+        self.vault_writes.labels(phase="reconcile").inc(vault_writes)
         self._set(uid, ready=True)
+
+    def removed(self, vault_writes: int) -> None:
+        self.vault_writes.labels(phase="removal").inc(vault_writes)
 
     def failed(self, uid: str, reason: str) -> None:
         self.reconciles.labels(result=reason).inc()

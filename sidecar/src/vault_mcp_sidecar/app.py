@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from vault_mcp_sidecar import __version__
 from vault_mcp_sidecar.api.errors import install_error_handlers
 from vault_mcp_sidecar.api.fast_read import FastReadMiddleware
-from vault_mcp_sidecar.api.middleware import RequestContextMiddleware
+from vault_mcp_sidecar.api.middleware import OperationNoteMiddleware, RequestContextMiddleware
 from vault_mcp_sidecar.api.routes import secrets, system, transit
 from vault_mcp_sidecar.auth.trusted_proxies import TrustedProxyMiddleware
 from vault_mcp_sidecar.config import Settings, load_settings
@@ -46,18 +46,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     if settings.debug_endpoints_enabled:
         app.include_router(system.debug_router)
+    if runtime.metrics is not None:
+        app.include_router(system.metrics_router)
     app.include_router(secrets.router)
     app.include_router(transit.router)
-    mount_mcp(app, settings)
+    mount_mcp(app, settings, runtime.metrics)
     mtls_headers = [
         settings.mtls_identity_header,
         settings.mtls_verify_header,
         settings.mtls_xfcc_header,
     ]
+    app.add_middleware(OperationNoteMiddleware)  # added first, so innermost: next to routing
     app.add_middleware(FastReadMiddleware, runtime=runtime)
     app.add_middleware(
         TrustedProxyMiddleware, networks=settings.trusted_proxies, headers=mtls_headers
     )
     # Added last, so it runs first: every response, even a 413, gets a request id.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=runtime.metrics,
+    )
     return app

@@ -99,6 +99,8 @@ class Settings(VaultSettings):
     port: int = Field(default=8089, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     debug_endpoints_enabled: bool = False
+    # GET /metrics (Prometheus text, no credential: the sidecar listens on localhost).
+    metrics_enabled: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     @field_validator(

@@ -12,9 +12,34 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+@dataclass(slots=True)
+class CallNotes:
+    """What the code serving one call learnt for its audit line: names and ids, never values.
+
+    The middleware sets a fresh one per request; `VaultClient` adds the `request_id` of each
+    Vault answer, the Transit routes the caller's key name.
+    """
+
+    vault_request_ids: list[str] = field(default_factory=list)
+    transit_key: str | None = None
+
+
+# None outside a request (background token renewal): then nothing is collected.
+call_notes_var: ContextVar[CallNotes | None] = ContextVar("call_notes", default=None)
+
+
+def note_transit_key(key: str) -> None:
+    """The Transit key name the current call uses (a name; checked before it is logged)."""
+    notes = call_notes_var.get()
+    if notes is not None:
+        notes.transit_key = key
+
 
 _NOISY = ("mcp", "fastapi_mcp", "sse_starlette", "aiohttp", "asyncio")
 # One line per in-process MCP replay would double the access log; ours already has it.
@@ -45,11 +70,17 @@ class _DropExpectedMcpErrors(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    converter = time.gmtime  # type: ignore[assignment]  # UTC timestamps
+    """One JSON object per record. Every request writes an audit line, so the per-record cost
+    counts: the timestamp's seconds part is formatted once per second, not per line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._utc_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -62,11 +93,20 @@ class JsonFormatter(logging.Formatter):
             entry["error"] = record.exc_info[0].__name__  # type only: messages may carry input
         return json.dumps(entry, default=str)
 
+    def _utc_second(self, second: int) -> str:
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return self._second_text
+
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_DropExpectedMcpErrors())
+    # Our lines never show process, thread or multiprocessing names: skip looking them up
+    # for every record (an os.getpid() and a thread lookup per line).
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -3,12 +3,15 @@
 All MCP wiring lives here so the library (0.4.0 is its last release, pinned with mcp<2) can
 be swapped without touching the routes. fastapi-mcp replays each tool call in-process against
 the app, forwarding only the allowlisted headers below, so the route's own authentication,
-scope check and rate limit run for the tool call exactly as for the REST call.
+scope check and rate limit run for the tool call exactly as for the REST call — and its audit
+line is written by the same middleware, marked `channel: mcp` (see `audit`).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,8 +21,20 @@ from fastapi_mcp import AuthConfig, FastApiMCP
 from mcp import types
 
 from vault_mcp_sidecar.api.deps import authenticate
+from vault_mcp_sidecar.audit import (
+    NO_METHOD,
+    UNKNOWN_TOOL,
+    Call,
+    Channel,
+    ToolCall,
+    emit,
+    tool_call_var,
+)
+from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
 from vault_mcp_sidecar.config import Settings
+from vault_mcp_sidecar.logs import request_id_var
+from vault_mcp_sidecar.metrics import SidecarMetrics
 from vault_mcp_sidecar.operations import OPERATION_SCOPES, visible_operations
 from vault_mcp_sidecar.paths import validate_path
 
@@ -97,7 +112,9 @@ def _rule_broken(error: jsonschema.ValidationError) -> str:
     return f"{where} does not satisfy {error.validator} {rule}"
 
 
-def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
+def mount_mcp(
+    app: FastAPI, settings: Settings, metrics: SidecarMetrics | None = None
+) -> FastApiMCP:
     # The replay transport reports IN_PROCESS_PEER as the client, so the trusted-proxy
     # middleware passes the (already cleaned) identity headers through unchanged.
     replay = httpx.AsyncClient(
@@ -116,5 +133,76 @@ def mount_mcp(app: FastAPI, settings: Settings) -> FastApiMCP:
         http_client=replay,
         auth_config=AuthConfig(dependencies=[Depends(authenticate)]),
     )
+    _audit_tool_calls(mcp, metrics)
     mcp.mount_http(mount_path="/mcp")
     return mcp
+
+
+CallToolHandler = Callable[[types.CallToolRequest], Awaitable[types.ServerResult]]
+
+
+def _audit_tool_calls(mcp: FastApiMCP, metrics: SidecarMetrics | None) -> None:
+    """Wrap the MCP server's tools/call handler (see `_AuditedToolCalls`)."""
+    handlers: dict[type, CallToolHandler] = mcp.server.request_handlers
+    handlers[types.CallToolRequest] = _AuditedToolCalls(
+        mcp.server, handlers[types.CallToolRequest], frozenset(mcp.operation_map), metrics
+    )
+
+
+class _AuditedToolCalls:
+    """Every tool call gets exactly one audit line. Its replayed request writes it; a call
+    refused before any replay (unknown tool, arguments failing the tool's schema, an unsafe
+    path) gets it here, with the 404 or 400 the REST route would have answered.
+
+    The call also runs under the id of the MCP request that carried it (our middleware put it
+    in that request's headers), so every line logged on its behalf carries that id."""
+
+    def __init__(
+        self,
+        server: Any,
+        call_tool: CallToolHandler,
+        tools: frozenset[str],
+        metrics: SidecarMetrics | None,
+    ) -> None:
+        self.server = server
+        self.call_tool = call_tool
+        self.tools = tools
+        self.metrics = metrics
+
+    async def __call__(self, request: types.CallToolRequest) -> types.ServerResult:
+        name = request.params.name
+        tool_call = ToolCall(name if name in self.tools else UNKNOWN_TOOL)
+        outer = self._outer_request()
+        tool_token = tool_call_var.set(tool_call)
+        id_token = request_id_var.set(outer.headers.get("x-request-id") if outer else None)
+        started = time.perf_counter()
+        status = 500  # the call died (cancelled, crashed) before a replay answered
+        try:
+            result = await self.call_tool(request)
+            status = 404 if tool_call.tool == UNKNOWN_TOOL else 400
+            return result
+        finally:
+            if not tool_call.audited:
+                seconds = time.perf_counter() - started
+                emit(_refused(tool_call.tool, status, seconds, outer), self.metrics)
+            request_id_var.reset(id_token)
+            tool_call_var.reset(tool_token)
+
+    def _outer_request(self) -> Any:
+        """The HTTP request to /mcp that carried this call (None outside one)."""
+        try:
+            return self.server.request_context.request
+        except LookupError:
+            return None
+
+
+def _refused(tool: str, status: int, seconds: float, outer: Any) -> Call:
+    principal = getattr(getattr(outer, "state", None), "principal", None)
+    return Call(
+        channel=Channel.MCP,
+        operation=None if tool == UNKNOWN_TOOL else tool,
+        method=NO_METHOD,
+        status=status,
+        seconds=seconds,
+        principal=principal if isinstance(principal, Principal) else None,
+    )

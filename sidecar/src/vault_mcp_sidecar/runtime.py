@@ -16,6 +16,7 @@ from vault_mcp_sidecar.auth.jwt_bearer import JwtAuthenticator, JwtConfig
 from vault_mcp_sidecar.auth.mtls import MtlsAuthenticator, MtlsConfig
 from vault_mcp_sidecar.auth.principal import ForbiddenError, Principal
 from vault_mcp_sidecar.config import Settings
+from vault_mcp_sidecar.metrics import SidecarMetrics
 from vault_mcp_sidecar.naming import KvLayout
 from vault_mcp_sidecar.ratelimit import AgentRateLimiter
 from vault_mcp_sidecar.read_cache import ReadCache
@@ -38,6 +39,7 @@ class Runtime:
     authenticator: Authenticator
     rate_limiter: AgentRateLimiter | None
     read_cache: ReadCache | None  # READ_CACHE_ENABLED (read_cache.py)
+    metrics: SidecarMetrics | None  # METRICS_ENABLED (metrics.py)
 
     async def start(self) -> None:
         await self.vault.start()
@@ -70,19 +72,27 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    metrics = SidecarMetrics() if settings.metrics_enabled else None
     vault = VaultClient(
-        settings.vault_addr, namespace=settings.vault_namespace, cacert=settings.vault_cacert
+        settings.vault_addr,
+        namespace=settings.vault_namespace,
+        cacert=settings.vault_cacert,
+        observer=metrics.vault_call if metrics else None,
     )
     return Runtime(
         settings=settings,
         vault=vault,
         parent=_parent_token(settings, vault),
-        minter=_minter(settings, vault),
+        minter=_minter(settings, vault, metrics),
         kv=KvStore(vault, KvLayout(settings.kv_mount, settings.default_prefix)),
         transit=Transit(vault, settings.transit_mount, settings.default_prefix),
         authenticator=_authenticator(settings),
         rate_limiter=(
-            AgentRateLimiter(settings.rate_limit_requests, settings.rate_limit_window_seconds)
+            AgentRateLimiter(
+                settings.rate_limit_requests,
+                settings.rate_limit_window_seconds,
+                on_limited=metrics.rate_limited if metrics else None,
+            )
             if settings.rate_limit_enabled
             else None
         ),
@@ -91,6 +101,7 @@ def build_runtime(settings: Settings) -> Runtime:
             if settings.read_cache_enabled
             else None
         ),
+        metrics=metrics,
     )
 
 
@@ -107,7 +118,9 @@ def _parent_token(settings: Settings, vault: VaultClient) -> ParentToken:
     return ParentToken(vault, token=_reveal(settings.vault_token), approle=approle)
 
 
-def _minter(settings: Settings, vault: VaultClient) -> ChildTokenMinter | None:
+def _minter(
+    settings: Settings, vault: VaultClient, metrics: SidecarMetrics | None
+) -> ChildTokenMinter | None:
     if not settings.child_token_enabled:
         return None
     return ChildTokenMinter(
@@ -116,6 +129,7 @@ def _minter(settings: Settings, vault: VaultClient) -> ChildTokenMinter | None:
         ttl=settings.child_token_ttl,
         num_uses=settings.child_token_num_uses,
         token_type=settings.child_token_type,
+        on_mint=metrics.token_mint if metrics else None,
     )
 
 

@@ -250,6 +250,13 @@ def test_liveness_and_metrics_are_served(cluster: Cluster, ns: str) -> None:
     assert 'vaultmcp_operator_reconciles_total{result="ok"}' in metrics
     assert "vaultmcp_operator_reconcile_duration_seconds_bucket" in metrics
     assert 'vaultmcp_operator_agents{state="ready"}' in metrics
+    # ivy's creation wrote its policy, roles and secret_id into Vault.
+    (reconcile_writes,) = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('vaultmcp_operator_vault_writes_total{phase="reconcile"}')
+    ]
+    assert reconcile_writes > 0
 
 
 def test_resync_of_an_unchanged_agent_writes_nothing(

@@ -14,11 +14,12 @@ storage write. They still die with their (service) parent, but have no accessor 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from vault_mcp_sidecar.naming import policy_name
 from vault_mcp_sidecar.vault.client import VaultClient
-from vault_mcp_sidecar.vault.errors import MintRefused, VaultError
+from vault_mcp_sidecar.vault.errors import MintRefused, VaultError, VaultUnavailable
 
 ROLE_PROBE_SECONDS = 60.0
 
@@ -39,13 +40,30 @@ class ChildTokenMinter:
         ttl: str,
         num_uses: int = 0,
         token_type: TokenType = TokenType.SERVICE,
+        on_mint: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._policy_prefix = policy_prefix
         self._fields = child_token_fields(ttl, num_uses, token_type)
         self._no_role_until: dict[str, float] = {}
+        # Told of every mint's outcome: ok, refused, unavailable or error (metrics).
+        self._on_mint = on_mint
 
     async def mint(self, parent: str, subject: str) -> str:
+        """A fresh child token for `subject`; MintRefused when Vault refuses every way."""
+        try:
+            token = await self._mint(parent, subject)
+        except Exception as exc:
+            self._note(mint_outcome(exc))
+            raise
+        self._note("ok")
+        return token
+
+    def _note(self, outcome: str) -> None:
+        if self._on_mint is not None:
+            self._on_mint(outcome)
+
+    async def _mint(self, parent: str, subject: str) -> str:
         policy = policy_name(self._policy_prefix, subject)
         probe = self._no_role_until.get(policy, 0.0) < time.monotonic()
         if probe:
@@ -82,6 +100,15 @@ def child_token_fields(ttl: str, num_uses: int, token_type: TokenType) -> dict[s
     if token_type is TokenType.BATCH:
         return fields | {"type": str(token_type)}
     return fields | {"type": str(token_type), "explicit_max_ttl": ttl, "num_uses": num_uses}
+
+
+def mint_outcome(exc: Exception) -> str:
+    """The word a failed mint is counted under."""
+    if isinstance(exc, MintRefused):
+        return "refused"
+    if isinstance(exc, VaultUnavailable):
+        return "unavailable"
+    return "error"
 
 
 def _missing_role(exc: VaultError) -> bool:

@@ -1,14 +1,16 @@
-"""Health, identity and (opt-in) debug routes."""
+"""Health, identity, metrics and (opt-in) debug routes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from vault_mcp_sidecar.api.deps import CurrentPrincipal
+from vault_mcp_sidecar.api.deps import CurrentPrincipal, RuntimeDep
 from vault_mcp_sidecar.api.errors import error_responses
 from vault_mcp_sidecar.api.models import WhoAmI
+from vault_mcp_sidecar.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["system"])
+metrics_router = APIRouter(tags=["system"])
 debug_router = APIRouter(tags=["debug"])
 
 # Headers /echo-headers never shows, even in debug: they are credentials.
@@ -32,6 +34,14 @@ async def whoami(caller: CurrentPrincipal) -> WhoAmI:
         auth_mode=caller.mode.value,
         identity=caller.identity,
     )
+
+
+@metrics_router.get("/metrics", operation_id="metrics", include_in_schema=False)
+async def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus text exposition (METRICS_ENABLED). No credential, like /healthz: the sidecar
+    listens on localhost, and no label holds a secret name or value (see `metrics`)."""
+    assert runtime.metrics is not None, "mounted only when metrics are enabled"
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 @debug_router.get("/echo-headers", operation_id="echo_headers", include_in_schema=False)

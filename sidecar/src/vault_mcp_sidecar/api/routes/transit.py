@@ -11,6 +11,7 @@ from vault_mcp_sidecar.api.errors import error_responses
 from vault_mcp_sidecar.api.media_type import JsonBodyRoute
 from vault_mcp_sidecar.api.models import Ciphertext, DecryptRequest, EncryptRequest, Plaintext
 from vault_mcp_sidecar.auth.principal import Principal
+from vault_mcp_sidecar.logs import note_transit_key
 from vault_mcp_sidecar.naming import check_transit_key
 
 router = APIRouter(prefix="/transit", tags=["transit"], route_class=JsonBodyRoute)
@@ -28,6 +29,7 @@ async def transit_encrypt(
     runtime: RuntimeDep,
 ) -> Ciphertext:
     """Encrypt base64 `plaintext` with the agent's key `key` (created on first use)."""
+    note_transit_key(body.key)  # for the audit line
     check_transit_key(body.key)  # a bad name is refused (400) before the child-token mint
     token = await runtime.token_for(caller)
     ciphertext = await runtime.transit.encrypt(token, caller.subject, body.key, body.plaintext)
@@ -46,6 +48,7 @@ async def transit_decrypt(
     runtime: RuntimeDep,
 ) -> Plaintext:
     """Decrypt `ciphertext` with the agent's key `key`; returns base64 plaintext."""
+    note_transit_key(body.key)
     check_transit_key(body.key)
     token = await runtime.token_for(caller)
     plaintext = await runtime.transit.decrypt(token, caller.subject, body.key, body.ciphertext)
