@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import BATCH, CACHE, CHILD, SIDECAR
+from bench.results import AUDIT, BATCH, CACHE, CHILD, SIDECAR
 from vault_mcp_sidecar.config import Settings
 from vault_mcp_sidecar.naming import policy_name
 
@@ -65,6 +65,9 @@ class SidecarMode:
     child_tokens: bool = False
     token_type: str = "service"  # CHILD_TOKEN_TYPE
     read_cache: bool = False  # READ_CACHE_ENABLED
+    # warning: no per-request line, like the bao agent's -log-level=warn. info: the audit
+    # line the sidecar writes per call by default (LOG_LEVEL=info), to show what it costs.
+    log_level: str = "warning"
 
     @property
     def settings_needed(self) -> tuple[str, ...]:
@@ -129,6 +132,7 @@ def agent_env(base: Mapping[str, str]) -> dict[str, str]:
 
 SIDECAR_MODES = (
     SidecarMode(SIDECAR, "sidecar, token reuse"),
+    SidecarMode(AUDIT, "sidecar, token reuse + audit line", log_level="info"),
     SidecarMode(CACHE, "sidecar, token reuse + read cache", read_cache=True),
     SidecarMode(CHILD, "sidecar, child token per request", child_tokens=True),
     SidecarMode(
@@ -165,7 +169,7 @@ def sidecar_env(vault_addr: str, token: str, mode: SidecarMode) -> dict[str, str
         "CHILD_TOKEN_TTL": CHILD_TOKEN_TTL,
         "CHILD_TOKEN_POLICY_PREFIX": POLICY_PREFIX,
         "RATE_LIMIT_ENABLED": "false",
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": mode.log_level,
     }
     if mode.token_type != "service":
         env["CHILD_TOKEN_TYPE"] = mode.token_type

@@ -16,6 +16,7 @@ DIRECT = "direct"
 AGENT = "agent"
 SIDECAR = "sidecar"
 CACHE = "sidecar-cache"
+AUDIT = "sidecar-audit"
 CHILD = "sidecar-child"
 BATCH = "sidecar-batch"
 
@@ -168,5 +169,5 @@ def verdicts(results: Mapping[str, TargetResult], rss_mib: Mapping[str, float]) 
 
 def ordered(results: Mapping[str, TargetResult]) -> Sequence[TargetResult]:
     """Targets in report order: the baseline first, then the proxies from thinnest to thickest."""
-    keys = (DIRECT, AGENT, SIDECAR, CACHE, CHILD, BATCH)
+    keys = (DIRECT, AGENT, SIDECAR, AUDIT, CACHE, CHILD, BATCH)
     return [results[key] for key in keys if key in results]

@@ -13,6 +13,7 @@ from bench import config
 from bench.render import RunInfo, json_record, markdown_table, text_report
 from bench.results import (
     AGENT,
+    AUDIT,
     BATCH,
     CACHE,
     CHILD,
@@ -91,10 +92,12 @@ def test_verdicts_pass_and_miss(results: dict[str, TargetResult]) -> None:
 def test_batch_and_cache_verdicts_when_measured(results: dict[str, TargetResult]) -> None:
     results[BATCH] = target(BATCH, [260, 250, 270], 1.4)
     results[CACHE] = target(CACHE, [1400, 1450, 1600], 0.3)
+    results[AUDIT] = target(AUDIT, [480, 470, 490], 0.6)
     found = {v.check: v for v in verdicts(results, {})}
     assert found["batch-child-per-request/direct >= 0.25"].passed  # 0.26
     assert not found["read-cache/direct >= 1.50"].passed  # 1.45
-    assert [r.key for r in ordered(results)] == [DIRECT, AGENT, SIDECAR, CACHE, CHILD, BATCH]
+    order = [DIRECT, AGENT, SIDECAR, AUDIT, CACHE, CHILD, BATCH]
+    assert [r.key for r in ordered(results)] == order
 
 
 def test_reports_name_every_target(results: dict[str, TargetResult]) -> None:
