@@ -15,15 +15,13 @@ tests keep the full history for their assertions.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
 import aiohttp.web
 import attrs
 import kmock
 
-from devkit.kube import VAULTAGENT_INFO, VAULTAGENTS, ApiServer, KubeEmulator
+from devkit.kube import ApiServer, KubeEmulator
 
 
 @attrs.define(kw_only=True)
@@ -52,14 +50,4 @@ def forget(history: list[Any], request: object) -> None:
 class BenchEmulator(KubeEmulator):
     """devkit's KubeEmulator serving a ForgetfulApiServer."""
 
-    async def _serve(self, ready: threading.Event) -> None:
-        # As KubeEmulator._serve, with the server class swapped.
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        server = ForgetfulApiServer()
-        server.resources.load_bundled()
-        server.resources[VAULTAGENTS] = VAULTAGENT_INFO
-        async with server, kmock.Server(server, port=self.port):
-            self.server = server
-            ready.set()
-            await self._stop.wait()
+    server_class = ForgetfulApiServer

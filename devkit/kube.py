@@ -39,7 +39,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp.web
 import attrs
@@ -282,6 +282,7 @@ def _add_to_patch(data: Any, stamp: dict[str, Any]) -> None:
 class KubeEmulator:
     """`ApiServer` on a loopback port, run by its own event loop in a daemon thread."""
 
+    server_class: ClassVar[type[ApiServer]] = ApiServer  # bench/emulator.py swaps it
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kube-")))
     server: ApiServer | None = None
@@ -336,7 +337,7 @@ class KubeEmulator:
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = ApiServer()
+        server = self.server_class()
         server.resources.load_bundled()
         server.resources[VAULTAGENTS] = VAULTAGENT_INFO
         async with server, kmock.Server(server, port=self.port):

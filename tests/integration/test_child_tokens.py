@@ -8,6 +8,7 @@ and the operator's (a token role `mcp-agent-<id>`, a parent that may only use th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -111,10 +112,10 @@ def test_token_reuse_mode_uses_the_parent(openbao: OpenBao, start_sidecar: Sidec
     assert _kv_token(openbao, since, vault_path)["accessor"] == _accessor_of(openbao, openbao.token)
 
 
-@pytest.fixture
-def token_role_parent(openbao: OpenBao) -> Iterator[str]:
-    """The operator's setup: token role `mcp-agent-alice`, and a non-root parent token that
-    may do nothing but create children through that role. Removed again afterwards."""
+@contextmanager
+def _role_parent(openbao: OpenBao, token_type: str, policies: list[str]) -> Iterator[str]:
+    """Token role `mcp-agent-alice` of `token_type` (as the operator writes it), and a non-root
+    parent token holding `policies`. Both removed again afterwards."""
     openbao.api(
         "POST",
         f"auth/token/roles/{POLICY}",
@@ -123,20 +124,27 @@ def token_role_parent(openbao: OpenBao) -> Iterator[str]:
             "renewable": False,
             "token_no_default_policy": True,
             "token_explicit_max_ttl": "5m",
-            "token_type": "service",
+            "token_type": token_type,
             "orphan": False,
         },
     )
     openbao.write_policy("mcp-minter-alice", MINTER_POLICY)
-    parent: str = openbao.api(
-        "POST", "auth/token/create", {"policies": ["mcp-minter-alice"], "ttl": "1h"}
-    )["auth"]["client_token"]
+    parent: str = openbao.api("POST", "auth/token/create", {"policies": policies, "ttl": "1h"})[
+        "auth"
+    ]["client_token"]
     try:
         yield parent
     finally:
         openbao.api("DELETE", f"auth/token/roles/{POLICY}")
         if vault_status(openbao, "GET", "auth/token/lookup-self", token=parent) == 200:
             openbao.api("POST", "auth/token/revoke", {"token": parent})
+
+
+@pytest.fixture
+def token_role_parent(openbao: OpenBao) -> Iterator[str]:
+    """The operator's setup: a parent that may do nothing but mint through the role."""
+    with _role_parent(openbao, "service", ["mcp-minter-alice"]) as parent:
+        yield parent
 
 
 def test_token_role_setup_mints_children_through_the_role(
@@ -176,28 +184,8 @@ def test_token_role_setup_mints_children_through_the_role(
 def batch_role_parent(openbao: OpenBao) -> Iterator[str]:
     """The operator's setup for `spec.token.childType: batch`: the role is `default-batch`
     (Vault allows no non-orphan role of type `batch`)."""
-    openbao.api(
-        "POST",
-        f"auth/token/roles/{POLICY}",
-        {
-            "allowed_policies": [POLICY],
-            "renewable": False,
-            "token_no_default_policy": True,
-            "token_explicit_max_ttl": "5m",
-            "token_type": "default-batch",
-            "orphan": False,
-        },
-    )
-    openbao.write_policy("mcp-minter-alice", MINTER_POLICY)
-    parent: str = openbao.api(
-        "POST", "auth/token/create", {"policies": ["mcp-minter-alice", POLICY], "ttl": "1h"}
-    )["auth"]["client_token"]
-    try:
+    with _role_parent(openbao, "default-batch", ["mcp-minter-alice", POLICY]) as parent:
         yield parent
-    finally:
-        openbao.api("DELETE", f"auth/token/roles/{POLICY}")
-        if vault_status(openbao, "GET", "auth/token/lookup-self", token=parent) == 200:
-            openbao.api("POST", "auth/token/revoke", {"token": parent})
 
 
 def test_batch_children_carry_the_agent_policy_and_die_with_the_parent(
