@@ -25,9 +25,10 @@ import httpx
 import pytest
 
 from devkit.jwks import JwksServer, PrivateKey
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import API_KEYS, JWT_SECRET, provision
+from tests.parts import require_bao
 
 ISSUER = "https://issuer.adversarial.test"
 AUDIENCE = "vault-mcp-bridge"
@@ -80,17 +81,10 @@ def _complete_lines(bao: OpenBao) -> list[bytes]:
     return bao.audit_log.read_bytes().split(b"\n")[:-1]  # the last piece is "" or a half line
 
 
-def _require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
-
-
 @pytest.fixture(scope="session")
 def adv_bao() -> Iterator[OpenBao]:
     """Dev-mode OpenBao with a file audit device; agents alice and bob provisioned."""
-    _require_bao()
+    require_bao()
     with OpenBao(audit=True) as bao:
         provision(bao)
         yield bao

@@ -7,20 +7,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
+from tests.parts import require_bao
 from vault_mcp_sidecar.policy import agent_policy_hcl
 
 AGENTS = ("alice", "bob")
 API_KEYS = {"alice-key-0123456789abcdef": "alice", "bob-key-0123456789abcdef": "bob"}
 JWT_SECRET = "integration-test-hs256-secret-0123456789"
-
-
-def _require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
 
 
 def provision(bao: OpenBao, agents: tuple[str, ...] = AGENTS) -> None:
@@ -33,7 +27,7 @@ def provision(bao: OpenBao, agents: tuple[str, ...] = AGENTS) -> None:
 @pytest.fixture(scope="module")
 def openbao() -> Iterator[OpenBao]:
     """A dev-mode OpenBao with a file audit device, agents alice and bob provisioned."""
-    _require_bao()
+    require_bao()
     with OpenBao(audit=True) as bao:
         provision(bao)
         yield bao

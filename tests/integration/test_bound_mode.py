@@ -19,9 +19,10 @@ import jwt
 import pytest
 import yaml
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, mcp_session
+from tests.parts import require_bao
 
 ALICE = "team-a.alice"
 READER = "team-a.reader"
@@ -59,10 +60,7 @@ class Agent:
 
 @pytest.fixture(scope="module")
 def bao() -> Iterator[OpenBao]:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
+    require_bao()
     with OpenBao() as server:
         # The administrator's one-time prerequisites (README: installation).
         server.enable_engine("transit", "transit")

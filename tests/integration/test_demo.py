@@ -20,25 +20,19 @@ from typing import Any
 
 import pytest
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from scripts.demo import AGENTS, SIDECAR_PORT, port_free
 from scripts.demo_provision import MINTER_POLICY, provision
+from tests.parts import require_bao
 
 REPO = Path(__file__).resolve().parents[2]
 BUSY = f"127.0.0.1:{SIDECAR_PORT} is in use"
 CREDENTIAL_FILES = ("env", "role_id", "secret_id")
 
 
-def _require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
-
-
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
-    _require_bao()
+    require_bao()
     if not port_free(SIDECAR_PORT):
         pytest.skip(f"{BUSY} (the demo's fixed sidecar port)")
     return tmp_path / "demo"
@@ -132,7 +126,7 @@ def test_sidecar_login_may_only_mint_its_agents_tokens() -> None:
     """The demo's provisioning is least privilege: the agents come from the example VaultAgent
     file through the operator's apply, the sidecar's own token reads no secret and mints only
     through the token roles apply created, and each child holds exactly one agent policy."""
-    _require_bao()
+    require_bao()
     api, jwt, _ = AGENTS
     policy = f"mcp-agent-{api}"
     with OpenBao() as bao:

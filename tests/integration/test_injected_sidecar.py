@@ -23,9 +23,10 @@ import httpx
 import pytest
 import yaml
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, json_of, mcp_session
+from tests.parts import require_bao
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.injection import SIDECAR_NAME, SidecarSettings, plan_injection
 
@@ -113,10 +114,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
+    require_bao()
     with OpenBao() as bao:
         bao.enable_engine("transit", "transit")
         bao.api("POST", "sys/auth/approle", {"type": "approle"})

@@ -11,20 +11,18 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import provision, sidecar_env
 from tests.integration.vault_support import client, eventually, running, unique
+from tests.parts import require_bao
 
 MODES = {"token-reuse": "false", "child-tokens": "true"}
 
 
 @pytest.fixture(scope="module")
 def durable_bao() -> Iterator[OpenBao]:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
+    require_bao()
     with OpenBao(dev=False) as bao:
         bao.enable_engine("secret", "kv", {"version": "2"})
         provision(bao)

@@ -10,19 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
 from tests.adversarial.conftest import long_run
 from tests.integration.conftest import provision
 from tests.integration.vault_support import eventually
+from tests.parts import require_bao
 
 LONG_RUN = long_run()
-
-
-def require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,9 @@ import pytest
 
 from devkit.kube import KubeEmulator, OperatorProcess, wait_for
 from devkit.openbao import OpenBao
-from tests.adversarial.faults.conftest import LONG_RUN, require_bao
+from tests.adversarial.faults.conftest import LONG_RUN
 from tests.integration.operator.kopf_support import Cluster, operator_env, prepare_vault
+from tests.parts import require_bao
 from vault_mcp_operator.config import OperatorSettings, load_settings
 from vault_mcp_operator.desired import desired_state
 from vault_mcp_operator.diff import diff

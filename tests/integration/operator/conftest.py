@@ -12,17 +12,11 @@ from typing import Any
 
 import pytest
 
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
+from tests.parts import require_bao
 from vault_mcp_operator.cli import main
 
 WRITE_OPERATIONS = frozenset({"create", "update", "delete"})
-
-
-def require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
 
 
 def install_prerequisites(bao: OpenBao) -> None:

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import pytest
 
 from devkit.kube import Kube, KubeEmulator, OperatorProcess, condition, wait_for
-from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao
+from tests.parts import require_bao
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.kube_secrets import ACCESSOR
 from vault_mcp_operator.operator_policy import operator_policy_hcl
@@ -37,13 +38,6 @@ FAST_TIMING = {
 }
 _namespaces = itertools.count(1)
 T = TypeVar("T")
-
-
-def require_bao() -> None:
-    try:
-        bao_binary()
-    except OpenBaoUnavailable as exc:
-        pytest.skip(f"OpenBao binary absent: {exc}")
 
 
 def prepare_vault(bao: OpenBao) -> str:

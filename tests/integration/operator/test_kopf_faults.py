@@ -14,8 +14,8 @@ from tests.integration.operator.kopf_support import (
     Cluster,
     operator_env,
     prepare_vault,
-    require_bao,
 )
+from tests.parts import require_bao
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.names import AgentNames, agent_names
 

@@ -12,8 +12,8 @@ from tests.integration.operator.kopf_support import (
     Cluster,
     operator_env,
     prepare_vault,
-    require_bao,
 )
+from tests.parts import require_bao
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 
 from devkit.openbao import OpenBao
 from devkit.ports import free_port
-from tests.integration.operator.conftest import install_prerequisites, require_bao
+from tests.integration.operator.conftest import install_prerequisites
+from tests.parts import require_bao
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.login import LoginError, login
 from vault_mcp_operator.names import agent_names

@@ -28,8 +28,8 @@ from tests.integration.operator.kopf_support import (
     Cluster,
     operator_env,
     prepare_vault,
-    require_bao,
 )
+from tests.parts import require_bao
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.injection import SidecarSettings, plan_injection
 
