@@ -162,7 +162,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
 
 
 def startup(memo: Any, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any) -> None:
-    rt = _runtime(memo)
+    rt = runtime_of(memo)
     rt.kube = kube_api_client()
     try:
         rt.session.client()  # log in now to show a misconfiguration early; not fatal
@@ -171,7 +171,7 @@ def startup(memo: Any, logger: logging.Logger | logging.LoggerAdapter[Any], **_:
 
 
 def cleanup(memo: Any, **_: Any) -> None:
-    rt = _runtime(memo)
+    rt = runtime_of(memo)
     if rt.kube is not None:
         rt.kube.close()  # type: ignore[no-untyped-call]
 
@@ -186,8 +186,9 @@ def kube_api_client() -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient()
 
 
-def _runtime(memo: Any) -> Runtime:
-    # Named `rt` everywhere below: kopf passes a `runtime` keyword (the handler's duration).
+def runtime_of(memo: Any) -> Runtime:
+    """The Runtime from kopf's memo (handlers here and the webhook)."""
+    # Named `rt` everywhere: kopf passes a `runtime` keyword (the handler's duration).
     rt = memo.get("runtime")
     assert isinstance(rt, Runtime), "run.py puts the Runtime into the memo"
     return rt
@@ -198,14 +199,14 @@ def _runtime(memo: Any) -> Runtime:
 
 def on_change(**kwargs: Any) -> None:
     """Create / update: reconcile; changes are what the user asked for."""
-    rt = _runtime(kwargs["memo"])
+    rt = runtime_of(kwargs["memo"])
     with rt.locks.of(kwargs["uid"]):
         _reconcile(rt, drift=False, **kwargs)
 
 
 def on_resume(**kwargs: Any) -> None:
     """Operator (re)start: any change found now was made in Vault while nobody watched."""
-    rt = _runtime(kwargs["memo"])
+    rt = runtime_of(kwargs["memo"])
     with rt.locks.of(kwargs["uid"]):
         _reconcile(rt, drift=True, **kwargs)
 
@@ -215,7 +216,7 @@ def on_timer(**kwargs: Any) -> None:
     and for an agent whose creation kopf has not finished handling (it will, with retries)."""
     if HANDLED not in kwargs["meta"].get("annotations", {}):
         return
-    rt = _runtime(kwargs["memo"])
+    rt = runtime_of(kwargs["memo"])
     lock = rt.locks.of(kwargs["uid"])
     if not lock.acquire(blocking=False):
         return
@@ -228,7 +229,7 @@ def on_timer(**kwargs: Any) -> None:
 
 
 def on_delete(**kwargs: Any) -> None:
-    rt = _runtime(kwargs["memo"])
+    rt = runtime_of(kwargs["memo"])
     uid = kwargs["uid"]
     with rt.locks.of(uid):
         _remove(rt, **kwargs)

@@ -28,7 +28,7 @@ import kopf
 import kubernetes
 
 from vault_mcp_operator.config import OperatorSettings
-from vault_mcp_operator.handlers import GROUP, PLURAL, VERSION, Runtime
+from vault_mcp_operator.handlers import GROUP, PLURAL, VERSION, Runtime, runtime_of
 from vault_mcp_operator.injection import (
     InjectionRefused,
     SidecarSettings,
@@ -98,8 +98,7 @@ async def on_pod_create(
 ) -> None:
     # async: kopf runs a sync handler in its thread pool, where a pod would queue behind
     # reconciles (1,000 agents starting up keep every worker busy).
-    rt = memo.get("runtime")
-    assert isinstance(rt, Runtime), "run.py puts the Runtime into the memo"
+    rt = runtime_of(memo)
     metadata, pod_spec = dict(body.get("metadata", {})), dict(body.get("spec", {}))
     if not wants_injection(metadata) or already_injected(pod_spec):
         return
