@@ -8,13 +8,13 @@ namespace), and one that has it already (a re-admitted, already mutated pod).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from devkit.admission import pod_admission_review
 
 NAMESPACE = "bench"
 AGENT = "payments"
 API_KEY_SECRET = "payments-api-keys"
-ADMISSION_USER = "system:serviceaccount:kube-system:replicaset-controller"
 
 
 def vault_agent() -> dict[str, Any]:
@@ -139,17 +139,4 @@ POD_KINDS: dict[str, tuple[dict[str, Any], bool]] = {
 
 def admission_review(pod: dict[str, Any], uid: str) -> dict[str, Any]:
     """The AdmissionReview the API server POSTs for creating `pod` in NAMESPACE."""
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": NAMESPACE,
-            "operation": "CREATE",
-            "userInfo": {"username": ADMISSION_USER},
-            "object": copy.deepcopy(pod),
-            "dryRun": False,
-        },
-    }
+    return pod_admission_review(pod, NAMESPACE, uid)

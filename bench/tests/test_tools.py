@@ -186,9 +186,12 @@ def test_pod_kinds_are_patched_exactly_as_labelled() -> None:
 
 
 def test_admission_review_carries_the_namespace_not_the_pod() -> None:
-    review = pods.admission_review(pods.plain_pod(), "uid-1")
+    pod = pods.plain_pod()
+    review = pods.admission_review(pod, "uid-1")
     assert review["request"]["namespace"] == pods.NAMESPACE
     assert "namespace" not in review["request"]["object"]["metadata"]
+    review["request"]["object"]["metadata"]["labels"]["app"] = "changed"
+    assert pod["metadata"]["labels"]["app"] == "app"  # a copy: POD_KINDS stay intact
 
 
 # -- sidecar modes ---------------------------------------------------------------------------
