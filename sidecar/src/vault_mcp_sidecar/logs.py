@@ -35,7 +35,7 @@ call_notes_var: ContextVar[CallNotes | None] = ContextVar("call_notes", default=
 
 
 def note_transit_key(key: str) -> None:
-    """The Transit key name the current call uses (a name; checked before it is logged)."""
+    """The Transit key name the current call uses, once `naming.check_transit_key` passed it."""
     notes = call_notes_var.get()
     if notes is not None:
         notes.transit_key = key

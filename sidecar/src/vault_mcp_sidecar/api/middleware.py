@@ -21,7 +21,6 @@ from vault_mcp_sidecar.auth.principal import Principal
 from vault_mcp_sidecar.auth.trusted_proxies import IN_PROCESS_PEER
 from vault_mcp_sidecar.logs import CallNotes, call_notes_var, request_id_var
 from vault_mcp_sidecar.metrics import SidecarMetrics
-from vault_mcp_sidecar.naming import InvalidName, check_transit_key
 from vault_mcp_sidecar.paths import PathError, validate_path
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
@@ -124,7 +123,7 @@ class RequestContextMiddleware:
             seconds=seconds,
             principal=principal,
             path=_secret_path(scope, operation),
-            transit_key=_transit_key(notes.transit_key),
+            transit_key=notes.transit_key,
             vault_request_ids=tuple(notes.vault_request_ids),
         )
         emit(call, self.metrics)
@@ -221,13 +220,4 @@ def _secret_path(scope: Scope, operation: str | None) -> str | None:
     try:
         return validate_path(candidate, allow_empty=allow_empty)
     except PathError:
-        return None
-
-
-def _transit_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    try:
-        return check_transit_key(key)
-    except InvalidName:
         return None
