@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -160,10 +160,7 @@ async def undelete_secret(
     runtime: RuntimeDep,
 ) -> VersionsResult:
     """Restore soft-deleted versions."""
-    token = await runtime.token_for(caller)
-    async with _changing(runtime, caller, path):
-        await runtime.kv.versions_op("undelete", token, caller.subject, path, body.versions)
-    return VersionsResult(path=path, versions=body.versions)
+    return await _on_versions("undelete", runtime, caller, path, body)
 
 
 @router.post(
@@ -179,7 +176,18 @@ async def destroy_secret(
     runtime: RuntimeDep,
 ) -> VersionsResult:
     """Permanently destroy versions (cannot be undone)."""
+    return await _on_versions("destroy", runtime, caller, path, body)
+
+
+async def _on_versions(
+    op: Literal["undelete", "destroy"],
+    runtime: Runtime,
+    caller: Principal,
+    path: str,
+    body: VersionsRequest,
+) -> VersionsResult:
+    """Undelete or destroy the listed versions of the secret at `path`."""
     token = await runtime.token_for(caller)
     async with _changing(runtime, caller, path):
-        await runtime.kv.versions_op("destroy", token, caller.subject, path, body.versions)
+        await runtime.kv.versions_op(op, token, caller.subject, path, body.versions)
     return VersionsResult(path=path, versions=body.versions)
