@@ -40,8 +40,8 @@ from vault_mcp_operator.kube_secrets import (
 from vault_mcp_operator.login import LoginError, VaultSession
 from vault_mcp_operator.metrics import Metrics
 from vault_mcp_operator.names import AgentNames, agent_names
-from vault_mcp_operator.reconcile import Outcome, reconcile, remove
-from vault_mcp_operator.spec import DeletionPolicy, SpecError, VaultAgentSpec, parse_spec
+from vault_mcp_operator.reconcile import Outcome, reconcile, removal_target, remove
+from vault_mcp_operator.spec import SpecError, VaultAgentSpec, parse_spec
 from vault_mcp_operator.status import (
     READY,
     Event,
@@ -379,7 +379,8 @@ def _post(body: kopf.Body, events: list[Event]) -> None:
 
 
 def _remove(rt: Runtime, *, body: kopf.Body, spec: kopf.Spec, retry: int = 0, **_: Any) -> None:
-    names, policy = _removal_target(rt.settings, body, spec)
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    names, policy = removal_target(namespace, name, dict(spec), rt.settings)
     if names is None:
         return  # a name no agent could have had: nothing exists in Vault for it
     try:
@@ -391,20 +392,3 @@ def _remove(rt: Runtime, *, body: kopf.Body, spec: kopf.Spec, retry: int = 0, **
         raise _kopf_error(rt, failure, retry) from None
     rt.metrics.removed(writes)
     log.info("%s: removed (%s, %d Vault writes)", names.subject, policy, writes)
-
-
-def _removal_target(
-    settings: OperatorSettings, body: kopf.Body, spec: kopf.Spec
-) -> tuple[AgentNames | None, DeletionPolicy]:
-    """What to remove. An unreadable spec still loses its access, but keeps its data: the
-    operator never deletes data on the strength of a spec it cannot read."""
-    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
-    try:
-        parsed = parse_spec(dict(spec))
-        keys, policy = parsed.transit.keys, parsed.deletion_policy
-    except SpecError:
-        keys, policy = (), DeletionPolicy.RETAIN
-    try:
-        return agent_names(namespace, name, settings, keys), policy
-    except InvalidName:
-        return None, policy

@@ -6,18 +6,21 @@ reads only. The kopf handlers and the offline CLI both call these two functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.credentials import Credentials, CredentialStore
 from vault_mcp_operator.desired import desired_state
 from vault_mcp_operator.diff import diff
-from vault_mcp_operator.names import AgentNames
+from vault_mcp_operator.names import AgentNames, agent_names
 from vault_mcp_operator.rotation import grace_over, next_due, rotation_due
-from vault_mcp_operator.spec import DeletionPolicy, VaultAgentSpec
+from vault_mcp_operator.spec import DeletionPolicy, SpecError, VaultAgentSpec, parse_spec
 from vault_mcp_operator.state import Change
 from vault_mcp_operator.vault_admin import VaultAdmin
+from vault_mcp_sidecar.naming import InvalidName
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +191,21 @@ def remove(
     if store is not None:
         store.delete(names)
     return writes
+
+
+def removal_target(
+    namespace: str, name: str, spec: Mapping[str, Any], settings: OperatorSettings
+) -> tuple[AgentNames | None, DeletionPolicy]:
+    """What `remove` is to remove for an agent being deleted, and under which policy; None
+    for a name no agent could have had (nothing of it exists in Vault). An unreadable spec
+    still loses its access, but keeps its data: the operator never deletes data on the
+    strength of a spec it cannot read."""
+    try:
+        parsed = parse_spec(spec)
+        keys, policy = parsed.transit.keys, parsed.deletion_policy
+    except SpecError:
+        keys, policy = (), DeletionPolicy.RETAIN
+    try:
+        return agent_names(namespace, name, settings, keys), policy
+    except InvalidName:
+        return None, policy
