@@ -19,10 +19,6 @@ OPERATION_SCOPES: dict[str, Scope | None] = {
 }
 
 
-def scope_of(operation_id: str) -> Scope | None:
-    return OPERATION_SCOPES[operation_id]
-
-
 def required_scope(operation_id: str) -> Scope:
     """The scope of an operation that needs one (a programming error otherwise)."""
     scope = OPERATION_SCOPES[operation_id]
