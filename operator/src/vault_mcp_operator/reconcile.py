@@ -7,7 +7,7 @@ reads only. The kopf handlers and the offline CLI both call these two functions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -157,26 +157,15 @@ def _without_stale(
     secret_ids of the role the operator never handed out (or lost track of). Returns the
     credentials without a previous accessor that is due, and the accessors to destroy."""
     keep = {creds.accessor}
-    previous = creds.previous_accessor
-    in_grace = (
-        previous is not None
-        and creds.rotated_at is not None
-        and not grace_over(creds.rotated_at, settings.secret_id_grace_seconds, now)
-    )
-    if in_grace and previous is not None:
-        keep.add(previous)
-    if previous is not None and not in_grace:
-        creds = _without_previous(creds)
+    if creds.previous_accessor is not None:
+        rotated_at = creds.rotated_at
+        if rotated_at is not None and not grace_over(
+            rotated_at, settings.secret_id_grace_seconds, now
+        ):
+            keep.add(creds.previous_accessor)
+        else:
+            creds = replace(creds, previous_accessor=None, rotated_at=None)
     return creds, tuple(sorted(live - keep))
-
-
-def _without_previous(creds: Credentials) -> Credentials:
-    return Credentials(
-        role_id=creds.role_id,
-        secret_id=creds.secret_id,
-        accessor=creds.accessor,
-        expires_at=creds.expires_at,
-    )
 
 
 def remove(
