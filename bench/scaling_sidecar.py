@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import config, fleet, results
 from bench.load import LoadError, Target, probe, run_wrk
 from bench.scaling_report import CHILD, DIRECT, REUSE, SIDECAR_TARGETS, SidecarPoint
-from bench.stack import StackError, rss_mib, start_openbao, token_count
+from bench.stack import launch_sidecar, rss_mib, start_openbao, token_count
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from vault_mcp_sidecar.policy import agent_policy_hcl, fleet_minter_policy_hcl
@@ -81,13 +81,8 @@ def _start(
 ) -> SidecarProcess:
     env = config.sidecar_env(bao.addr, fleet_token(bao, key, agents), _MODES[key])
     env["API_KEYS_JSON"] = fleet.api_keys_json(agents)
-    sidecar = SidecarProcess(env, log_file=workdir / f"fleet-{key}-{len(agents)}.log")
-    stack.callback(sidecar.stop)
-    try:
-        sidecar.start()
-    except RuntimeError as exc:
-        raise StackError(f"sidecar ({key}, {len(agents)} agents): {exc}") from exc
-    return sidecar
+    log_file = workdir / f"fleet-{key}-{len(agents)}.log"
+    return launch_sidecar(stack, env, log_file, f"sidecar ({key}, {len(agents)} agents)")
 
 
 def _targets(

@@ -163,15 +163,24 @@ def start_openbao(stack: contextlib.ExitStack) -> OpenBao:
 def start_sidecar(
     stack: contextlib.ExitStack, bao: OpenBao, workdir: Path, mode: config.SidecarMode
 ) -> SidecarProcess:
-    """One standalone sidecar (`python -m vault_mcp_sidecar`) through the devkit harness."""
-    name = mode.key
+    """One standalone sidecar (`python -m vault_mcp_sidecar`) in `mode`, with a parent token."""
     env = config.sidecar_env(bao.addr, parent_token(bao), mode)
-    sidecar = SidecarProcess(env, log_file=workdir / f"{name}.log")
+    return launch_sidecar(stack, env, workdir / f"{mode.key}.log", mode.key)
+
+
+def launch_sidecar(
+    stack: contextlib.ExitStack, env: dict[str, str], log_file: Path, label: str
+) -> SidecarProcess:
+    """A sidecar through the devkit harness, its stop registered before it starts.
+
+    A sidecar that does not come up is a StackError naming `label`, with the harness's reason.
+    """
+    sidecar = SidecarProcess(env, log_file=log_file)
     stack.callback(sidecar.stop)
     try:
         sidecar.start()
     except RuntimeError as exc:
-        raise StackError(f"{name}: {exc}") from exc
+        raise StackError(f"{label}: {exc}") from exc
     return sidecar
 
 
