@@ -10,7 +10,6 @@ changes).
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,8 +59,6 @@ class VaultAdmin:
         self._session = client if isinstance(client, VaultSession) else None
         self._client = None if self._session else client
         self._settings = settings
-        self._lock = threading.Lock()
-        self.writes = 0  # every write this admin made: for logs, tests and the benchmark
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -180,8 +177,6 @@ class VaultAdmin:
         return None if body is None else body.get("data") or {}
 
     def _write(self, method: str, path: str, body: Params | None = None) -> dict[str, Any]:
-        with self._lock:
-            self.writes += 1
         return self._call(method, path, body) or {}
 
     def _call(self, method: str, path: str, body: Params | None = None) -> dict[str, Any] | None:
