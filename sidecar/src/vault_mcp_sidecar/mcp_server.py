@@ -49,10 +49,13 @@ def forwarded_headers(settings: Settings) -> list[str]:
     return [name.lower() for name in names if name]
 
 
-class _PathCheckingMCP(FastApiMCP):  # type: ignore[misc]  # fastapi-mcp ships no types
-    """fastapi-mcp pastes path arguments into the replay URL unescaped, and httpx then resolves
-    `..`/`.` segments and cuts at `?`/`#` — so `x/../victim` reached the route as `victim`
-    and overwrote it. Validate path arguments before the URL is built, as REST does."""
+class _ArgumentCheckingMCP(FastApiMCP):  # type: ignore[misc]  # fastapi-mcp ships no types
+    """Tool arguments checked before the libraries use them, in two places.
+
+    Paths: fastapi-mcp pastes path arguments into the replay URL unescaped, and httpx then
+    resolves `..`/`.` segments and cuts at `?`/`#` — so `x/../victim` reached the route as
+    `victim` and overwrote it. Validate them before the URL is built, as REST does.
+    Schemas: see `_check_arguments_without_echo`."""
 
     async def _execute_api_tool(
         self,
@@ -124,7 +127,7 @@ def mount_mcp(
         base_url="http://sidecar.internal",
         timeout=30.0,
     )
-    mcp = _PathCheckingMCP(
+    mcp = _ArgumentCheckingMCP(
         app,
         name="vault-mcp-bridge",
         description="Agent-scoped secrets (KV v2) and encryption (Transit) in Vault/OpenBao",
