@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devkit.openbao import OpenBaoUnavailable, bao_binary
+from devkit.openbao import OpenBao, OpenBaoUnavailable, bao_binary
 
 
 def require_bao() -> None:
@@ -13,3 +13,9 @@ def require_bao() -> None:
         bao_binary()
     except OpenBaoUnavailable as exc:
         pytest.skip(f"OpenBao binary absent: {exc}")
+
+
+def openbao_server(*, dev: bool = True, audit: bool = False) -> OpenBao:
+    """A real OpenBao to start with `with`, or a skip when the binary is absent."""
+    require_bao()
+    return OpenBao(dev=dev, audit=audit)

@@ -28,7 +28,7 @@ from devkit.jwks import JwksServer, PrivateKey
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import API_KEYS, JWT_SECRET, provision
-from tests.parts import require_bao
+from tests.parts import openbao_server
 
 ISSUER = "https://issuer.adversarial.test"
 AUDIENCE = "vault-mcp-bridge"
@@ -84,8 +84,7 @@ def _complete_lines(bao: OpenBao) -> list[bytes]:
 @pytest.fixture(scope="session")
 def adv_bao() -> Iterator[OpenBao]:
     """Dev-mode OpenBao with a file audit device; agents alice and bob provisioned."""
-    require_bao()
-    with OpenBao(audit=True) as bao:
+    with openbao_server(audit=True) as bao:
         provision(bao)
         yield bao
 

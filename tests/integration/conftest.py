@@ -9,7 +9,7 @@ import pytest
 
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
-from tests.parts import require_bao
+from tests.parts import openbao_server
 from vault_mcp_sidecar.policy import agent_policy_hcl
 
 AGENTS = ("alice", "bob")
@@ -27,8 +27,7 @@ def provision(bao: OpenBao, agents: tuple[str, ...] = AGENTS) -> None:
 @pytest.fixture(scope="module")
 def openbao() -> Iterator[OpenBao]:
     """A dev-mode OpenBao with a file audit device, agents alice and bob provisioned."""
-    require_bao()
-    with OpenBao(audit=True) as bao:
+    with openbao_server(audit=True) as bao:
         provision(bao)
         yield bao
 

@@ -22,7 +22,7 @@ import yaml
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, mcp_session
-from tests.parts import require_bao
+from tests.parts import openbao_server
 
 ALICE = "team-a.alice"
 READER = "team-a.reader"
@@ -60,8 +60,7 @@ class Agent:
 
 @pytest.fixture(scope="module")
 def bao() -> Iterator[OpenBao]:
-    require_bao()
-    with OpenBao() as server:
+    with openbao_server() as server:
         # The administrator's one-time prerequisites (README: installation).
         server.enable_engine("transit", "transit")
         server.api("POST", "sys/auth/approle", {"type": "approle"})

@@ -23,7 +23,7 @@ import pytest
 from devkit.openbao import OpenBao
 from scripts.demo import AGENTS, SIDECAR_PORT, port_free
 from scripts.demo_provision import MINTER_POLICY, provision
-from tests.parts import require_bao
+from tests.parts import openbao_server, require_bao
 
 REPO = Path(__file__).resolve().parents[2]
 BUSY = f"127.0.0.1:{SIDECAR_PORT} is in use"
@@ -126,10 +126,9 @@ def test_sidecar_login_may_only_mint_its_agents_tokens() -> None:
     """The demo's provisioning is least privilege: the agents come from the example VaultAgent
     file through the operator's apply, the sidecar's own token reads no secret and mints only
     through the token roles apply created, and each child holds exactly one agent policy."""
-    require_bao()
     api, jwt, _ = AGENTS
     policy = f"mcp-agent-{api}"
-    with OpenBao() as bao:
+    with openbao_server() as bao:
         provisioned = provision(bao)
         assert provisioned.agents == AGENTS
         assert [line.split(":")[0] for line in provisioned.lines] == [

@@ -26,7 +26,7 @@ import yaml
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, json_of, mcp_session
-from tests.parts import require_bao
+from tests.parts import openbao_server
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.injection import SIDECAR_NAME, SidecarSettings, plan_injection
 
@@ -114,8 +114,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    require_bao()
-    with OpenBao() as bao:
+    with openbao_server() as bao:
         bao.enable_engine("transit", "transit")
         bao.api("POST", "sys/auth/approle", {"type": "approle"})
         world = World(bao, tmp_path_factory.mktemp("injected"))

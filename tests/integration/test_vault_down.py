@@ -15,15 +15,14 @@ from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import provision, sidecar_env
 from tests.integration.vault_support import client, eventually, running, unique
-from tests.parts import require_bao
+from tests.parts import openbao_server
 
 MODES = {"token-reuse": "false", "child-tokens": "true"}
 
 
 @pytest.fixture(scope="module")
 def durable_bao() -> Iterator[OpenBao]:
-    require_bao()
-    with OpenBao(dev=False) as bao:
+    with openbao_server(dev=False) as bao:
         bao.enable_engine("secret", "kv", {"version": "2"})
         provision(bao)
         # A new KV v2 mount upgrades itself in the background; wait until it takes writes.

@@ -14,7 +14,7 @@ from devkit.openbao import OpenBao
 from tests.adversarial.conftest import long_run
 from tests.integration.conftest import provision
 from tests.integration.vault_support import eventually
-from tests.parts import require_bao
+from tests.parts import openbao_server
 
 LONG_RUN = long_run()
 
@@ -23,8 +23,7 @@ LONG_RUN = long_run()
 def durable_bao() -> Iterator[OpenBao]:
     """OpenBao on raft storage (kept across stop/start), KV v2 at `secret/`, alice and bob's
     policies written."""
-    require_bao()
-    with OpenBao(dev=False) as bao:
+    with openbao_server(dev=False) as bao:
         bao.enable_engine("secret", "kv", {"version": "2"})
         provision(bao)
         # A new KV v2 mount upgrades itself in the background; wait until it takes writes.
@@ -43,7 +42,6 @@ def _takes_writes(bao: OpenBao) -> bool | None:
 @pytest.fixture(scope="module")
 def audited_bao() -> Iterator[OpenBao]:
     """A dev OpenBao with a file audit device, alice and bob's policies written."""
-    require_bao()
-    with OpenBao(audit=True) as bao:
+    with openbao_server(audit=True) as bao:
         provision(bao)
         yield bao

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devkit.openbao import OpenBao
-from tests.parts import require_bao
+from tests.parts import openbao_server
 from vault_mcp_operator.cli import main
 
 WRITE_OPERATIONS = frozenset({"create", "update", "delete"})
@@ -29,8 +29,7 @@ def install_prerequisites(bao: OpenBao) -> None:
 @pytest.fixture(scope="module")
 def vault() -> Iterator[OpenBao]:
     """A dev OpenBao with a file audit device, approle and transit enabled."""
-    require_bao()
-    with OpenBao(audit=True) as bao:
+    with openbao_server(audit=True) as bao:
         install_prerequisites(bao)
         yield bao
 

@@ -10,7 +10,7 @@ import pytest
 from devkit.openbao import OpenBao
 from devkit.ports import free_port
 from tests.integration.operator.conftest import install_prerequisites
-from tests.parts import require_bao
+from tests.parts import openbao_server
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.login import LoginError, login
 from vault_mcp_operator.names import agent_names
@@ -20,8 +20,7 @@ from vault_mcp_operator.vault_admin import VaultAdmin, VaultRefused, VaultUnavai
 @pytest.fixture(scope="module")
 def sealable() -> Iterator[OpenBao]:
     """A raft-backed OpenBao whose unseal key the harness knows."""
-    require_bao()
-    with OpenBao(dev=False) as bao:
+    with openbao_server(dev=False) as bao:
         bao.api("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}})
         install_prerequisites(bao)
         yield bao
