@@ -24,11 +24,9 @@ from typing import Any
 
 import pytest
 
-from devkit.kube import KubeEmulator, OperatorProcess, wait_for
-from devkit.openbao import OpenBao
+from devkit.kube import wait_for
 from tests.adversarial.faults.conftest import LONG_RUN
-from tests.integration.operator.kopf_support import Cluster, operator_env, prepare_vault
-from tests.parts import require_bao
+from tests.integration.operator.kopf_support import Cluster, running_cluster
 from vault_mcp_operator.config import OperatorSettings, load_settings
 from vault_mcp_operator.desired import desired_state
 from vault_mcp_operator.diff import diff
@@ -86,11 +84,8 @@ class Fleet:
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     """A dev OpenBao, an emulator and the operator; this test kills the operator."""
-    require_bao()
-    with OpenBao() as bao, KubeEmulator() as emulator:
-        env = operator_env(bao, prepare_vault(bao))
-        with OperatorProcess(emulator, env) as operator:
-            yield Cluster(bao, emulator, operator)
+    with running_cluster() as running:
+        yield running
 
 
 def test_killed_while_deleting_and_updating_converges_to_exactly_the_live_agents(

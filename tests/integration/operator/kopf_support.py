@@ -13,6 +13,7 @@ import base64
 import itertools
 import urllib.error
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ import pytest
 
 from devkit.kube import Kube, KubeEmulator, OperatorProcess, condition, wait_for
 from devkit.openbao import OpenBao
-from tests.parts import require_bao
+from tests.parts import openbao_server
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.kube_secrets import ACCESSOR
 from vault_mcp_operator.operator_policy import operator_policy_hcl
@@ -146,14 +147,22 @@ class Cluster:
             raise
 
 
+@contextmanager
+def running_cluster(*, dev: bool = True, namespaces: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """OpenBao (dev, or raft storage that survives a stop), an emulator and the operator serving
+    `namespaces` (all of them when none are given)."""
+    args = [arg for name in namespaces for arg in ("--namespace", name)] or ["--all-namespaces"]
+    with openbao_server(dev=dev) as bao, KubeEmulator() as emulator:
+        env = operator_env(bao, prepare_vault(bao))
+        with OperatorProcess(emulator, env, args=args) as operator:
+            yield Cluster(bao, emulator, operator)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A dev OpenBao, an emulator and the operator watching all namespaces."""
-    require_bao()
-    with OpenBao() as bao, KubeEmulator() as emulator:
-        env = operator_env(bao, prepare_vault(bao))
-        with OperatorProcess(emulator, env) as operator:
-            yield Cluster(bao, emulator, operator)
+    with running_cluster() as running:
+        yield running
 
 
 @pytest.fixture

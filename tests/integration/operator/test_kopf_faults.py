@@ -8,14 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from devkit.kube import KubeEmulator, OperatorProcess, condition, wait_for
-from devkit.openbao import OpenBao
-from tests.integration.operator.kopf_support import (
-    Cluster,
-    operator_env,
-    prepare_vault,
-)
-from tests.parts import require_bao
+from devkit.kube import condition, wait_for
+from tests.integration.operator.kopf_support import Cluster, running_cluster
 from vault_mcp_operator.config import load_settings
 from vault_mcp_operator.names import AgentNames, agent_names
 
@@ -23,20 +17,14 @@ from vault_mcp_operator.names import AgentNames, agent_names
 @pytest.fixture
 def raft_cluster() -> Iterator[Cluster]:
     """OpenBao with raft storage, so a stop/start keeps the agents' Vault objects."""
-    require_bao()
-    with OpenBao(dev=False) as bao, KubeEmulator() as emulator:
-        env = operator_env(bao, prepare_vault(bao))
-        with OperatorProcess(emulator, env) as operator:
-            yield Cluster(bao, emulator, operator)
+    with running_cluster(dev=False) as cluster:
+        yield cluster
 
 
 @pytest.fixture
 def dev_cluster() -> Iterator[Cluster]:
-    require_bao()
-    with OpenBao() as bao, KubeEmulator() as emulator:
-        env = operator_env(bao, prepare_vault(bao))
-        with OperatorProcess(emulator, env) as operator:
-            yield Cluster(bao, emulator, operator)
+    with running_cluster() as cluster:
+        yield cluster
 
 
 def test_vault_down_is_reported_and_recovered_from(raft_cluster: Cluster) -> None:

@@ -6,23 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from devkit.kube import KubeEmulator, OperatorProcess, wait_for
-from devkit.openbao import OpenBao
-from tests.integration.operator.kopf_support import (
-    Cluster,
-    operator_env,
-    prepare_vault,
-)
-from tests.parts import require_bao
+from devkit.kube import wait_for
+from tests.integration.operator.kopf_support import Cluster, running_cluster
 
 
 @pytest.fixture
 def team_a_operator() -> Iterator[Cluster]:
-    require_bao()
-    with OpenBao() as bao, KubeEmulator() as emulator:
-        env = operator_env(bao, prepare_vault(bao))
-        with OperatorProcess(emulator, env, args=["--namespace", "team-a"]) as operator:
-            yield Cluster(bao, emulator, operator)
+    with running_cluster(namespaces=("team-a",)) as cluster:
+        yield cluster
 
 
 def test_only_the_given_namespace_is_served(team_a_operator: Cluster) -> None:
