@@ -22,6 +22,7 @@ import yaml
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, mcp_session
+from tests.integration.vault_support import eventually
 from tests.parts import openbao_server
 
 ALICE = "team-a.alice"
@@ -264,13 +265,11 @@ def test_rotated_key_secret_works_without_restart(
         staged.write_text(new_key)
         os.replace(staged, tmp_path / "keys" / "key")  # as atomic as the kubelet's swap
         new = {"X-API-Key": new_key}
-        deadline = time.monotonic() + GUARD_SECONDS
-        status = 0
-        while status != 200 and time.monotonic() < deadline:
-            status = httpx.get(f"{sidecar.url}/whoami", headers=new).status_code
-            if status != 200:
-                time.sleep(0.1)
-        assert status == 200, sidecar.logs()[-2000:]
+
+        def accepts_new_key() -> bool | None:
+            return httpx.get(f"{sidecar.url}/whoami", headers=new).status_code == 200 or None
+
+        eventually(accepts_new_key, timeout=GUARD_SECONDS)
         assert httpx.get(f"{sidecar.url}/whoami", headers=old).status_code == 401
         assert put(sidecar.url, "rotated", new).status_code == 200
         stored = bao.api("GET", f"secret/data/mcp/{ALICE}/rotated")["data"]["data"]
