@@ -28,6 +28,7 @@ from devkit.jwks import JwksServer, PrivateKey
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.integration.conftest import API_KEYS, JWT_SECRET, provision
+from tests.integration.vault_support import KEY_OF
 from tests.parts import openbao_server
 
 ISSUER = "https://issuer.adversarial.test"
@@ -35,7 +36,7 @@ AUDIENCE = "vault-mcp-bridge"
 RSA_KID = "rsa-1"
 # The only peers whose identity headers are believed; the tests connect from 127.0.0.1.
 TRUSTED_PROXIES = "10.255.255.0/24"
-ALICE_KEY = next(key for key, agent in API_KEYS.items() if agent == "alice")
+ALICE_KEY = KEY_OF["alice"]
 
 
 def long_run() -> bool:

@@ -16,8 +16,8 @@ from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
 from tests.adversarial.conftest import Audit, assert_refused
 from tests.adversarial.wire import send
-from tests.integration.conftest import API_KEYS
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, connect_status
+from tests.integration.vault_support import KEY_OF
 
 pytestmark = pytest.mark.filterwarnings(IGNORE_DEPRECATION)
 
@@ -27,8 +27,9 @@ XFCC = (
     "X-Forwarded-Client-Cert",
     "By=spiffe://cluster.local/ns/x/sa/sidecar;URI=spiffe://cluster.local/ns/team-a/sa/alice",
 )
+
 FROM_TRUSTED = "10.255.255.7"  # inside MTLS_TRUSTED_PROXIES: what a forger would claim to be
-BOB_KEY = next(key for key, agent in API_KEYS.items() if agent == "bob")
+BOB_KEY = KEY_OF["bob"]
 
 FORGERIES: dict[str, list[tuple[str, str]]] = {
     "dn-verified": [DN, VERIFIED],

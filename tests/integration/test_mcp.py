@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,11 +27,12 @@ from tests.integration.mcp_helpers import (
     mcp_session,
     text_of,
 )
+from tests.integration.vault_support import KEY_OF, unique
 
 pytestmark = pytest.mark.filterwarnings(IGNORE_DEPRECATION)
 
-ALICE_KEY = next(key for key, agent in API_KEYS.items() if agent == "alice")
-BOB_KEY = next(key for key, agent in API_KEYS.items() if agent == "bob")
+ALICE_KEY = KEY_OF["alice"]
+BOB_KEY = KEY_OF["bob"]
 ALICE_READONLY_KEY = "alice-readonly-key-0123456789"
 EXPECTED_TOOLS = {
     "write_secret",
@@ -64,10 +64,6 @@ async def rest(
     """A plain REST call beside the MCP session, to check what the tool really did."""
     async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=10) as client:
         return await client.request(method, url, json=json_body, params=params or None)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 async def test_list_tools_is_exactly_the_operations(mcp_sidecar: SidecarProcess) -> None:

@@ -16,8 +16,9 @@ import pytest
 
 from devkit.openbao import OpenBao
 from devkit.sidecar import SidecarProcess
-from tests.integration.conftest import API_KEYS, provision, sidecar_env
+from tests.integration.conftest import provision, sidecar_env
 from tests.integration.mcp_helpers import IGNORE_DEPRECATION, connect_status, json_of, mcp_session
+from tests.integration.vault_support import KEY_OF
 
 pytestmark = pytest.mark.filterwarnings(IGNORE_DEPRECATION)
 
@@ -25,9 +26,10 @@ XFCC = "x-forwarded-client-cert"
 XFCC_ALICE = (
     "By=spiffe://cluster.local/ns/x/sa/sidecar;URI=spiffe://cluster.local/ns/team-a/sa/alice"
 )
+
 DN_ALICE = {"X-SSL-Client-S-DN": "CN=alice", "X-SSL-Client-Verify": "SUCCESS"}
-ALICE_KEY = next(key for key, agent in API_KEYS.items() if agent == "alice")
-BOB_KEY = next(key for key, agent in API_KEYS.items() if agent == "bob")
+ALICE_KEY = KEY_OF["alice"]
+BOB_KEY = KEY_OF["bob"]
 K8S_AGENT = "team-a.alice"
 
 
