@@ -4,7 +4,6 @@ injected (`now`), Vault is real."""
 
 from __future__ import annotations
 
-import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from devkit.openbao import OpenBao
+from tests.integration.vault_support import vault_status
 from vault_mcp_operator.config import OperatorSettings, load_settings
 from vault_mcp_operator.credentials import Credentials, FileCredentialStore
 from vault_mcp_operator.login import login
@@ -51,11 +51,7 @@ def _cleanup(admin: VaultAdmin, names: AgentNames, store: FileCredentialStore) -
 
 def logs_in(vault: OpenBao, creds: Credentials) -> bool:
     body = {"role_id": creds.role_id, "secret_id": creds.secret_id}
-    try:
-        vault.api("POST", "auth/approle/login", body)
-    except urllib.error.HTTPError:
-        return False
-    return True
+    return vault_status(vault, "POST", "auth/approle/login", body) == 200
 
 
 def test_rotation_keeps_the_old_secret_id_for_the_grace_period(
