@@ -111,7 +111,10 @@ def test_every_object_is_valid_kubernetes(
 
 
 def test_crd_is_valid_kubernetes() -> None:
-    for crd in chartkit.crd_documents():
+    crds = chartkit.crd_documents()
+    # Not vacuous: an empty or moved crds/ would otherwise validate nothing and pass.
+    assert [crd["metadata"]["name"] for crd in crds] == ["vaultagents.vaultmcp.dev"]
+    for crd in crds:
         kubernetes_validate.validate(crd, K8S_VERSION, strict=True)
 
 
