@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import kubernetes
+import urllib3
 
 from vault_mcp_operator.credentials import Credentials
 from vault_mcp_operator.names import AgentNames
@@ -82,50 +83,44 @@ class KubeSecretStore:
         desired = secret_body(names, credentials, self._owner)
         current = self._read(names)
         if current is None:
-            self._call(self._core.create_namespaced_secret, names.namespace, desired)
+            _call("create", names, self._core.create_namespaced_secret, names.namespace, desired)
             return
         _check_ours(current, names)
         patch = secret_patch(current, desired)
         if patch:
-            self._call(
-                self._core.patch_namespaced_secret,
-                names.credentials_secret,
-                names.namespace,
-                patch,
-            )
+            name, namespace = names.credentials_secret, names.namespace
+            _call("patch", names, self._core.patch_namespaced_secret, name, namespace, patch)
 
     def delete(self, names: AgentNames) -> None:
         current = self._read(names)
         if current is None or not _is_ours(current):
             return  # never delete what the operator did not create
-        try:
-            self._core.delete_namespaced_secret(names.credentials_secret, names.namespace)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise KubeStoreError(_describe("delete", names, exc)) from None
+        name, namespace = names.credentials_secret, names.namespace
+        _call("delete", names, self._core.delete_namespaced_secret, name, namespace)
 
     def _read(self, names: AgentNames) -> dict[str, Any] | None:
-        try:
-            response = self._core.read_namespaced_secret(
-                names.credentials_secret, names.namespace, _preload_content=False
-            )
-        except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise KubeStoreError(_describe("read", names, exc)) from None
-        except OSError as exc:  # urllib3's connection errors
-            raise KubeStoreError(f"read Secret {names.credentials_secret}: {exc}") from None
+        read = self._core.read_namespaced_secret
+        name, namespace = names.credentials_secret, names.namespace
+        response = _call("read", names, read, name, namespace, _preload_content=False)
+        if response is None:
+            return None
         # Raw JSON (`_preload_content=False`): plain dicts, compared field by field below.
         body: dict[str, Any] = json.loads(getattr(response, "data", b"") or b"{}")
         return body
 
-    def _call(self, method: Any, *args: Any) -> None:
-        try:
-            method(*args)
-        except kubernetes.client.ApiException as exc:
-            raise KubeStoreError(f"write Secret: {exc.status} {exc.reason}") from None
-        except OSError as exc:
-            raise KubeStoreError(f"write Secret: {exc}") from None
+
+def _call(verb: str, names: AgentNames, method: Any, *args: Any, **kwargs: Any) -> Any:
+    """One API request; None for 404 (absent: fine to read or delete), else KubeStoreError."""
+    where = f"{verb} Secret {names.namespace}/{names.credentials_secret}"
+    try:
+        return method(*args, **kwargs)
+    except kubernetes.client.ApiException as exc:
+        if exc.status == 404 and verb in ("read", "delete"):
+            return None
+        raise KubeStoreError(f"{where}: {exc.status} {exc.reason}") from None
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        # The API server unreachable: urllib3 gives up with MaxRetryError, not an OSError.
+        raise KubeStoreError(f"{where}: {exc}") from None
 
 
 def secret_body(names: AgentNames, credentials: Credentials, owner: Owner) -> dict[str, Any]:
@@ -234,7 +229,3 @@ def _b64(text: str) -> str:
 
 def _unb64(text: str) -> str:
     return base64.b64decode(text, validate=True).decode()
-
-
-def _describe(verb: str, names: AgentNames, exc: kubernetes.client.ApiException) -> str:
-    return f"{verb} Secret {names.namespace}/{names.credentials_secret}: {exc.status} {exc.reason}"

@@ -26,6 +26,7 @@ from typing import Any
 
 import kopf
 import kubernetes
+import urllib3
 
 from vault_mcp_operator.config import OperatorSettings
 from vault_mcp_operator.handlers import GROUP, PLURAL, VERSION, Runtime, runtime_of
@@ -149,6 +150,6 @@ def _read_agent(rt: Runtime, namespace: str, name: str) -> Mapping[str, Any] | N
         raise InjectionRefused(
             f"VaultAgent {namespace}/{name} could not be read: {exc.status} {exc.reason}"
         ) from None
-    except OSError as exc:  # urllib3's connection errors are OSErrors
+    except (OSError, urllib3.exceptions.HTTPError) as exc:  # unreachable: MaxRetryError
         raise InjectionRefused(f"VaultAgent {namespace}/{name} could not be read: {exc}") from None
     return agent if isinstance(agent, Mapping) else None
