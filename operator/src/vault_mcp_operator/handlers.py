@@ -38,6 +38,7 @@ from vault_mcp_operator.kube_secrets import (
     Owner,
 )
 from vault_mcp_operator.login import LoginError, VaultSession
+from vault_mcp_operator.manifests import GROUP, PLURAL, VERSION
 from vault_mcp_operator.metrics import Metrics
 from vault_mcp_operator.names import AgentNames, agent_names
 from vault_mcp_operator.reconcile import Outcome, reconcile, removal_target, remove
@@ -57,7 +58,6 @@ from vault_mcp_operator.status import (
 from vault_mcp_operator.vault_admin import VaultAdmin, VaultRefused, VaultUnavailable
 from vault_mcp_sidecar.naming import InvalidName
 
-GROUP, VERSION, PLURAL = "vaultmcp.dev", "v1alpha1", "vaultagents"
 RESOURCE = (GROUP, VERSION, PLURAL)
 # Where kopf keeps the last spec it handled (configure_kopf): present once creation is done.
 HANDLED = f"{GROUP}/last-handled-configuration"

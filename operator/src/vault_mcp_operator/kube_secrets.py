@@ -26,10 +26,11 @@ import kubernetes
 import urllib3
 
 from vault_mcp_operator.credentials import Credentials
+from vault_mcp_operator.manifests import API_VERSION, GROUP, KIND
 from vault_mcp_operator.names import AgentNames
 
 MANAGED_BY = "vault-mcp-operator"
-_PREFIX = "vaultmcp.dev/"
+_PREFIX = f"{GROUP}/"
 ACCESSOR = f"{_PREFIX}secret-id-accessor"
 EXPIRES_AT = f"{_PREFIX}secret-id-expires-at"
 PREVIOUS_ACCESSOR = f"{_PREFIX}previous-secret-id-accessor"
@@ -51,8 +52,8 @@ class Owner:
 
     name: str
     uid: str
-    api_version: str = "vaultmcp.dev/v1alpha1"
-    kind: str = "VaultAgent"
+    api_version: str = API_VERSION
+    kind: str = KIND
 
     def reference(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from vault_mcp_sidecar.naming import InvalidName, agent_id
 
 GROUP = "vaultmcp.dev"
 VERSION = "v1alpha1"
+PLURAL = "vaultagents"
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "VaultAgent"
 DEFAULT_NAMESPACE = "default"

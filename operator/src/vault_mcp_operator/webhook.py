@@ -29,7 +29,7 @@ import kubernetes
 import urllib3
 
 from vault_mcp_operator.config import OperatorSettings
-from vault_mcp_operator.handlers import GROUP, PLURAL, VERSION, Runtime, runtime_of
+from vault_mcp_operator.handlers import Runtime, runtime_of
 from vault_mcp_operator.injection import (
     InjectionRefused,
     SidecarSettings,
@@ -38,6 +38,7 @@ from vault_mcp_operator.injection import (
     requested_agent,
     wants_injection,
 )
+from vault_mcp_operator.manifests import GROUP, PLURAL, VERSION
 
 HANDLER_ID = "inject-sidecar"
 PATH = f"/{HANDLER_ID}"  # kopf.WebhookServer serves each handler at /<id>
