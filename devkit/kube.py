@@ -51,7 +51,7 @@ import kubernetes
 from kmock._internal import dicts as kmock_dicts
 
 from devkit.ports import free_port
-from devkit.process import spawn, stop
+from devkit.process import ManagedProcess, spawn
 
 GROUP, VERSION, PLURAL = "vaultmcp.dev", "v1alpha1", "vaultagents"
 VAULTAGENTS = f"{GROUP}/{VERSION}/{PLURAL}"
@@ -474,7 +474,7 @@ def wait_for(
 
 
 @dataclass
-class OperatorProcess:
+class OperatorProcess(ManagedProcess):
     """`python -m vault_mcp_operator run --standalone` against an emulator, with a given env."""
 
     kube: KubeEmulator
@@ -486,6 +486,7 @@ class OperatorProcess:
         default_factory=lambda: Path(tempfile.mkstemp(prefix="operator-", suffix=".log")[1])
     )
     _proc: subprocess.Popen[bytes] | None = None
+    stop_timeout: ClassVar[float] = 15.0
 
     @property
     def liveness_url(self) -> str:
@@ -495,12 +496,7 @@ class OperatorProcess:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
-    def __enter__(self) -> OperatorProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def tidy(self) -> None:
         self.log_file.unlink(missing_ok=True)
 
     def command(self) -> list[str]:
@@ -520,23 +516,6 @@ class OperatorProcess:
         env = {**_base_env(), **self.env, "KUBECONFIG": str(self.kube.kubeconfig)}
         self._proc = spawn(self.command(), self.log_file, env)
         self._wait_live()
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        stop(self._proc, timeout=15)
-        self._proc = None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, as when a node dies mid-reconcile."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
 
     def logs(self) -> str:
         return self.log_file.read_text(errors="replace")

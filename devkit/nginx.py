@@ -25,7 +25,7 @@ from typing import Literal
 
 from devkit.certs import Pki
 from devkit.ports import free_port
-from devkit.process import spawn, stop
+from devkit.process import ManagedProcess, spawn
 
 VerifyMode = Literal["on", "optional", "optional_no_ca", "off"]
 
@@ -56,7 +56,7 @@ def nginx_available() -> bool:
 
 
 @dataclass
-class Nginx:
+class Nginx(ManagedProcess):
     """One nginx process proxying https://127.0.0.1:port to http://127.0.0.1:upstream_port.
 
     `verify` is nginx's `ssl_verify_client`: "on" answers 400 to a missing or untrusted client
@@ -81,20 +81,7 @@ class Nginx:
     def error_log(self) -> Path:
         return self.workdir / "error.log"
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Nginx:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()  # a failed __enter__ gets no __exit__: clean up the workdir here
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def tidy(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def start(self) -> None:
@@ -111,13 +98,6 @@ class Nginx:
         ]
         self._proc = spawn(args, self.error_log)
         self._wait_until_listening()
-
-    def stop(self) -> None:
-        """SIGTERM (fast shutdown); the whole process group is killed if it lingers."""
-        if self._proc is None:
-            return
-        stop(self._proc)  # the group kill reaches nginx's workers too
-        self._proc = None
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of nginx's error log, for failure messages."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.ports import free_port
-from devkit.process import spawn, stop
+from devkit.process import ManagedProcess, spawn
 
 ROOT_TOKEN = "root-token-for-tests"  # only ever used by throwaway dev servers
 
@@ -50,7 +50,7 @@ def bao_binary() -> str:
 
 
 @dataclass
-class OpenBao:
+class OpenBao(ManagedProcess):
     """One OpenBao server process. Use as a context manager or call start()/stop()."""
 
     dev: bool = True
@@ -73,16 +73,7 @@ class OpenBao:
     def log_file(self) -> Path:
         return self.workdir / "server.log"
 
-    def __enter__(self) -> OpenBao:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()  # a half-started server must not outlive a failed start
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def tidy(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -99,19 +90,7 @@ class OpenBao:
         if not self.dev:
             self._init_and_unseal()
 
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        stop(self._proc)
-        self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL, no graceful shutdown: a crash. Raft data survives it; `start()` again."""
-        if self._proc is None:
-            return
-        self._proc.kill()
-        self._proc.wait()
-        self._proc = None
+    # `kill()` (ManagedProcess) is a crash: raft data survives it; `start()` again.
 
     def restart(self) -> None:
         """Stop and start again on the same port; needs `dev=False` to keep data."""
@@ -121,10 +100,6 @@ class OpenBao:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     # -- HTTP API --------------------------------------------------------------------------
 

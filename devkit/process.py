@@ -8,6 +8,7 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar, Self
 
 
 def spawn(
@@ -36,3 +37,53 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+class ManagedProcess:
+    """What the harness's servers share: `with` support, stop, kill and whether it runs.
+
+    A subclass (a dataclass) holds its child in `_proc` and supplies `start` (spawn, then wait
+    until ready) and `tidy` (remove the files it leaves). A start that fails after the spawn gets
+    no `__exit__` from Python, so `__enter__` stops the child itself: no server outlives a
+    failed `with`.
+    """
+
+    _proc: subprocess.Popen[bytes] | None
+    stop_timeout: ClassVar[float] = 10.0
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def tidy(self) -> None:
+        """Remove what the process leaves behind (logs, a work directory); nothing here."""
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.tidy()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM; the whole process group is killed if it lingers past `stop_timeout`."""
+        if self._proc is None:
+            return
+        stop(self._proc, self.stop_timeout)
+        self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, no graceful shutdown: a crash, as when a node dies."""
+        if self._proc is None:
+            return
+        self._proc.kill()
+        self._proc.wait()
+        self._proc = None

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.ports import free_port
-from devkit.process import spawn, stop
+from devkit.process import ManagedProcess, spawn
 from vault_mcp_sidecar.config import Settings
 
 
 @dataclass
-class SidecarProcess:
+class SidecarProcess(ManagedProcess):
     """`python -m vault_mcp_sidecar` with the given environment (plus HOST/PORT)."""
 
     env: dict[str, str]
@@ -36,24 +36,13 @@ class SidecarProcess:
         assert self._proc is not None
         return self._proc.pid
 
-    def __enter__(self) -> SidecarProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def tidy(self) -> None:
         self.log_file.unlink(missing_ok=True)
 
     def start(self) -> None:
         env = {**_base_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self._proc = spawn([sys.executable, "-m", "vault_mcp_sidecar"], self.log_file, env)
         self._wait_ready()
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        stop(self._proc)
-        self._proc = None
 
     def logs(self) -> str:
         return self.log_file.read_text(errors="replace")
