@@ -44,15 +44,14 @@ from vault_mcp_operator.names import AgentNames, agent_names
 from vault_mcp_operator.reconcile import Outcome, reconcile, removal_target, remove
 from vault_mcp_operator.spec import SpecError, VaultAgentSpec, parse_spec
 from vault_mcp_operator.status import (
-    READY,
     Event,
     Reason,
     change_events,
     condition_changed,
     failed_status,
     failure_event,
-    find_condition,
     ready_status,
+    recovery_events,
     status_patch,
 )
 from vault_mcp_operator.vault_admin import VaultAdmin, VaultRefused, VaultUnavailable
@@ -337,10 +336,7 @@ def _report_success(
 ) -> None:
     desired = ready_status(current, names, outcome, generation, now)
     _patch_status(patch, current, desired)
-    events = change_events(outcome, drift=drift)
-    previous = find_condition(current.get("conditions"), READY)
-    if previous is not None and previous.get("status") != "True":
-        events.append(Event("Normal", "Ready", "reconciled after the earlier failure"))
+    events = change_events(outcome, drift=drift) + recovery_events(current.get("conditions"))
     _post(body, events)
 
 

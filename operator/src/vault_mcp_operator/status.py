@@ -159,6 +159,15 @@ def change_events(outcome: Outcome, *, drift: bool) -> list[Event]:
     return events
 
 
+def recovery_events(previous: Sequence[Mapping[str, Any]] | None) -> list[Event]:
+    """After a successful reconcile: a `Ready` Event if the agent was not Ready before it
+    (a first reconcile has no Ready condition yet, and its Created Event says enough)."""
+    old = find_condition(previous, READY)
+    if old is None or old.get("status") == "True":
+        return []
+    return [Event("Normal", "Ready", "reconciled after the earlier failure")]
+
+
 def _credential_events(outcome: Outcome) -> list[Event]:
     creds = outcome.credentials
     if creds is None:

@@ -19,6 +19,7 @@ from vault_mcp_operator.status import (
     failure_event,
     ready_condition,
     ready_status,
+    recovery_events,
     status_patch,
     timestamp,
     with_condition,
@@ -149,6 +150,16 @@ def test_a_repeated_failure_is_not_news() -> None:
     )
     refused = ready_condition([down], False, Reason.VAULT_REFUSED, "403", 1, LATER)
     assert condition_changed([down], refused)
+
+
+def test_a_recovery_is_news_once() -> None:
+    down = ready_condition(None, False, Reason.VAULT_UNAVAILABLE, "down", 1, NOW)
+    up = ready_condition([down], True, Reason.RECONCILED, "ok", 1, LATER)
+    assert recovery_events([down]) == [
+        Event("Normal", "Ready", "reconciled after the earlier failure")
+    ]
+    assert recovery_events([up]) == []  # Ready already: nothing new
+    assert recovery_events(None) == []  # a first reconcile: its Created Event says it
 
 
 def test_event_messages_never_carry_the_secret_id() -> None:
