@@ -18,7 +18,6 @@ import sys
 
 import kopf
 import prometheus_client
-from pydantic import ValidationError
 
 from vault_mcp_operator.config import ConfigError, OperatorSettings, load_settings
 from vault_mcp_operator.handlers import (
@@ -31,6 +30,7 @@ from vault_mcp_operator.login import LoginError, VaultSession, auth_method
 from vault_mcp_operator.metrics import Metrics
 from vault_mcp_operator.webhook import configure_webhook
 from vault_mcp_operator.webhook import register as register_webhook
+from vault_mcp_sidecar.settings_checks import load
 
 PROG = "vault-mcp-operator run"
 
@@ -55,13 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def _load() -> tuple[OperatorSettings, HandlerOptions]:
     settings = load_settings()
     auth_method(settings)  # no Vault credentials at all: say so now, not at the first agent
-    try:
-        options = HandlerOptions()
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        variable = str(error["loc"][0]).upper() if error["loc"] else "handler options"
-        raise ConfigError(f"invalid configuration: {variable}: {error['msg']}") from None
-    return settings, options
+    return settings, load(HandlerOptions)  # ConfigError naming the variable, as load_settings
 
 
 def _run(args: argparse.Namespace, settings: OperatorSettings, options: HandlerOptions) -> None:
