@@ -40,7 +40,7 @@ from bench.timing import Summary, verdict
 from devkit.openbao import OpenBao, OpenBaoUnavailable
 from devkit.ports import free_port
 from devkit.process import spawn, stop
-from vault_mcp_sidecar.config import Settings
+from devkit.sidecar import sidecar_base_env
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_FILE = REPO / ".bench" / "coldstart.json"
@@ -60,12 +60,6 @@ class Start:
     healthz_s: float
     first_read_s: float
     rss_mib: float  # right after the first read: what an idle sidecar holds
-
-
-def sidecar_base_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment minus every sidecar setting, as devkit's SidecarProcess does."""
-    settings = {name.lower() for name in Settings.model_fields}
-    return {k: v for k, v in environ.items() if k.lower() not in settings}
 
 
 def _get(port: int, path: str, headers: Mapping[str, str]) -> tuple[int, bytes] | None:

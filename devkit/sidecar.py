@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,12 @@ class SidecarProcess(ManagedProcess):
         self.log_file.unlink(missing_ok=True)
 
     def start(self) -> None:
-        env = {**_base_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        env = {
+            **sidecar_base_env(os.environ),
+            **self.env,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+        }
         self._proc = spawn([sys.executable, "-m", "vault_mcp_sidecar"], self.log_file, env)
         self._wait_ready()
 
@@ -60,8 +66,8 @@ class SidecarProcess(ManagedProcess):
         raise RuntimeError(f"sidecar not ready within {timeout}s:\n{self.logs()[-3000:]}")
 
 
-def _base_env() -> dict[str, str]:
-    """The caller's environment minus every sidecar setting (any case), so nothing from a
-    developer's shell leaks into a test, the demo or the benchmark."""
+def sidecar_base_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` minus every sidecar setting (any case), so nothing from a developer's shell
+    leaks into a test, the demo or the benchmark."""
     settings = {name.lower() for name in Settings.model_fields}
-    return {k: v for k, v in os.environ.items() if k.lower() not in settings}
+    return {k: v for k, v in environ.items() if k.lower() not in settings}
