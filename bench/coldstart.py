@@ -34,6 +34,7 @@ from typing import Any
 
 from bench import config
 from bench.importtime import ImportCost, heaviest_packages, parse_importtime, total_ms
+from bench.output import OUT, REPO, save_json
 from bench.results import CHILD, SIDECAR
 from bench.stack import StackError, parent_token, provision, rss_mib, sidecar_source
 from bench.timing import Summary, verdict
@@ -42,8 +43,7 @@ from devkit.ports import free_port
 from devkit.process import spawn, stop
 from devkit.sidecar import sidecar_base_env
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS_FILE = REPO / ".bench" / "coldstart.json"
+RESULTS_FILE = OUT / "coldstart.json"
 MAX_READY_S = 1.5  # the target: cold start to ready
 _POLL_S = 0.002
 _GIVE_UP_S = 30.0
@@ -240,9 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown(summaries(result.starts), runs))
     print("\nWhere the imports go (one `python -X importtime` of the server's imports):\n")
     print(import_table(result))
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(record(result, load_before), indent=2) + "\n")
-    print(f"\nResults written to {RESULTS_FILE}")
+    save_json(RESULTS_FILE, record(result, load_before))
     return 0
 
 

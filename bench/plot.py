@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import ScalarFormatter
 
+from bench.output import OUT, REPO
 from bench.scaling_report import (
     CHILD,
     DIRECT,
@@ -31,8 +32,7 @@ from bench.scaling_report import (
     from_record,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = REPO / ".bench" / "scaling.json"
+DEFAULT_JSON = OUT / "scaling.json"
 DEFAULT_PNG = REPO / "docs" / "scaling.png"
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ from bench.flame import (
     total,
 )
 from bench.load import LoadError, Target, probe, run_wrk, wrk_binary
+from bench.output import OUT, REPO, save_json
 from bench.results import WrkOutputError
 from bench.stack import (
     StackError,
@@ -54,8 +54,6 @@ from bench.stack import (
 )
 from devkit.openbao import OpenBaoUnavailable
 
-REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / ".bench"
 RATE_HZ = 250
 # Frames on (nearly) every stack of an asyncio server: they say nothing about the cost.
 SCAFFOLDING = (
@@ -218,8 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration_s": duration,
         "profiles": [asdict(p) for p in profiles],
     }
-    (OUT / "profile.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"Raw stacks: {OUT}/profile-<mode>.txt; summary: {OUT / 'profile.json'}")
+    save_json(OUT / "profile.json", summary)
+    print(f"Raw stacks: {OUT}/profile-<mode>.txt")
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -23,6 +22,7 @@ from types import FrameType
 
 from bench import config
 from bench.load import LoadError, Target, probe, run_wrk, wrk_binary, wrk_version
+from bench.output import OUT, REPO, save_json
 from bench.render import RunInfo, json_record, markdown_table, text_report
 from bench.results import (
     AGENT,
@@ -48,8 +48,7 @@ from bench.stack import (
 )
 from devkit.openbao import OpenBao, OpenBaoUnavailable
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS_FILE = REPO / ".bench" / "results.json"
+RESULTS_FILE = OUT / "results.json"
 WORKLOAD = "Workload: GET one KV v2 secret (64-byte value), keep-alive HTTP/1.1 on loopback"
 
 
@@ -231,9 +230,7 @@ def _report(info: RunInfo, results: dict[str, TargetResult], rss: dict[str, floa
     print(text_report(info, results, rss, found))
     print("\nMarkdown (for the README):\n")
     print(markdown_table(results, rss))
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(json_record(info, results, rss, found), indent=2) + "\n")
-    print(f"\nResults written to {RESULTS_FILE}")
+    save_json(RESULTS_FILE, json_record(info, results, rss, found))
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

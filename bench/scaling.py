@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bench import scaling_operator, scaling_sidecar
 from bench.load import LoadError, wrk_binary
+from bench.output import OUT, REPO, save_json
 from bench.results import WrkOutputError
 from bench.scaling_report import (
     CHILD,
@@ -44,11 +45,10 @@ from bench.scaling_report import (
 from bench.stack import StackError, bao_version, sidecar_source
 from devkit.openbao import OpenBaoUnavailable
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS_FILE = REPO / ".bench" / "scaling.json"
+RESULTS_FILE = OUT / "scaling.json"
 PLOT_FILE = REPO / "docs" / "scaling.png"
-QUICK_RESULTS_FILE = REPO / ".bench" / "scaling-quick.json"
-QUICK_PLOT_FILE = REPO / ".bench" / "scaling-quick.png"
+QUICK_RESULTS_FILE = OUT / "scaling-quick.json"
+QUICK_PLOT_FILE = OUT / "scaling-quick.png"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -136,11 +136,9 @@ def report(
         print("\nTargets (reported, never asserted):")
         for line in operator_verdicts(operator):
             print(f"  {line}")
-    results.parent.mkdir(exist_ok=True)
     previous = json.loads(results.read_text()) if results.exists() else None
     saved = record(infos, sidecar, operator, previous)
-    results.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"\nResults written to {results}")
+    save_json(results, saved)
     from bench.plot import draw, note  # matplotlib only when drawing
 
     all_sidecar, all_operator = from_record(saved)

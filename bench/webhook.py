@@ -48,6 +48,7 @@ from prometheus_client import CollectorRegistry
 
 from bench import pods
 from bench.emulator import BenchEmulator
+from bench.output import OUT, REPO, save_json
 from bench.stack import sidecar_source
 from bench.timing import Summary, verdict
 from devkit.certs import make_pki
@@ -60,8 +61,7 @@ from vault_mcp_operator.login import VaultSession
 from vault_mcp_operator.metrics import Metrics
 from vault_mcp_operator.webhook import INDEX_ID, PATH, index_agent, on_pod_create
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS_FILE = REPO / ".bench" / "webhook.json"
+RESULTS_FILE = OUT / "webhook.json"
 MAX_P99_MS = 5.0  # the target for the mutation in process
 LAYERS = {
     "mutation": "mutation (`plan_injection`)",
@@ -366,10 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{load_before:.2f}\n"
     )
     print(markdown(series))
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
     payload = record(series, WARMUP_FRACTION) | {"load_before": load_before}
-    RESULTS_FILE.write_text(json.dumps(payload) + "\n")
-    print(f"\nResults written to {RESULTS_FILE}")
+    save_json(RESULTS_FILE, payload, indent=None)
     return 0
 
 

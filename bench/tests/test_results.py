@@ -6,10 +6,12 @@ Run with `.venv/bin/pytest bench/tests`; no server, no wrk, no timing.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from bench import config
+from bench.output import save_json
 from bench.render import RunInfo, json_record, markdown_table, text_report
 from bench.results import (
     AGENT,
@@ -125,3 +127,17 @@ def test_agent_config_listens_on_loopback_only() -> None:
     hcl = config.agent_config_hcl("http://127.0.0.1:1", "/tmp/t", 4321)
     assert 'address     = "127.0.0.1:4321"' in hcl
     assert "use_auto_auth_token = true" in hcl
+
+
+# -- saved records -----------------------------------------------------------------------------
+
+
+def test_save_json_creates_the_directory_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "new" / "record.json"
+    save_json(path, {"samples": [1, 2]})
+    assert json.loads(path.read_text()) == {"samples": [1, 2]}
+    assert str(path) in capsys.readouterr().out
+    save_json(path, {"samples": [1, 2]}, indent=None)  # long sample lists: one line
+    assert path.read_text() == '{"samples": [1, 2]}\n'
