@@ -153,11 +153,8 @@ def start_agent(stack: contextlib.ExitStack, bao: OpenBao, workdir: Path) -> str
 
 
 def start_openbao(stack: contextlib.ExitStack) -> OpenBao:
-    """A dev OpenBao whose teardown is registered before start(), so a failed start cleans up."""
-    bao = OpenBao()
-    stack.callback(bao.__exit__, None, None, None)
-    bao.start()
-    return bao
+    """A dev OpenBao, stopped and its directory removed when `stack` closes or its start fails."""
+    return stack.enter_context(OpenBao())
 
 
 def start_sidecar(

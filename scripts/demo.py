@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import sys
@@ -193,11 +192,8 @@ def choose_vault_port() -> tuple[int, str]:
 
 def _start_openbao(stack: ExitStack, port: int, started: Started) -> OpenBao:
     # A random root token: a dev server on a fixed port must not have a well-known one.
-    bao = OpenBao(dev=True, port=port, token=secrets.token_urlsafe(24))
-    # Register the clean-up before start(): start() can fail after the process exists.
-    stack.callback(shutil.rmtree, bao.workdir, ignore_errors=True)
-    stack.callback(bao.stop)
-    bao.start()
+    # Entering stops and tidies a server whose start() fails after the process exists.
+    bao = stack.enter_context(OpenBao(dev=True, port=port, token=secrets.token_urlsafe(24)))
     assert bao.pid is not None
     started.pids["OpenBao"] = bao.pid
     started.ports += [port, port + 1]
