@@ -14,7 +14,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,15 +65,12 @@ def agent_documents(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _audited(bao: OpenBao, mark: int) -> tuple[int, int]:
-    """(writes, reads) Vault audited since `mark` (request entries only)."""
-    ops = [
-        entry["request"]["operation"]
-        for entry in bao.audit_entries()[mark:]
-        if entry.get("type") == "request"
-    ]
-    writes = sum(op in WRITES for op in ops)
-    return writes, len(ops) - writes
+def audited(entries: Sequence[Mapping[str, Any]]) -> tuple[int, int, list[str]]:
+    """(writes, reads, written paths) in audit `entries`: request entries only, since each
+    response entry repeats its request."""
+    requests = [e["request"] for e in entries if e.get("type") == "request"]
+    written = [str(r.get("path")) for r in requests if r.get("operation") in WRITES]
+    return len(written), len(requests) - len(written), written
 
 
 Action = Callable[[], list[AgentResult]]
@@ -84,7 +81,7 @@ def _phase(bao: OpenBao, name: str, workers: int, action: Action) -> Phase:
     start = time.perf_counter()
     results = action()
     seconds = time.perf_counter() - start
-    writes, reads = _audited(bao, mark)
+    writes, reads, _ = audited(bao.audit_entries()[mark:])
     failed = sum(not r.ok for r in results)
     return Phase(name, workers, len(results), seconds, writes, reads, failed)
 

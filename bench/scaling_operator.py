@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator import BenchEmulator
-from bench.operator import WRITES, agent_documents
+from bench.operator import agent_documents, audited
 from bench.scaling_report import OperatorPoint
 from bench.stack import StackError, cpu_seconds, rss_mib
 from devkit.kube import GROUP, PLURAL, VERSION, KubeEmulator, OperatorProcess, agents_path
@@ -96,13 +96,6 @@ def poll_interval(count: int) -> float:
     return min(1.0, max(0.1, count / 1000))
 
 
-def _audited(bao: OpenBao, mark: int) -> tuple[int, int, list[str]]:
-    """(writes, reads, written paths) Vault audited since entry `mark` (requests only)."""
-    requests = [e["request"] for e in bao.audit_entries()[mark:] if e.get("type") == "request"]
-    written = [str(r.get("path")) for r in requests if r.get("operation") in WRITES]
-    return len(written), len(requests) - len(written), written
-
-
 def measure_point(count: int, options: OperatorOptions) -> OperatorPoint:
     with OpenBao(audit=True) as bao, BenchEmulator() as emulator:
         env = operator_env(bao, prepare_vault(bao))
@@ -124,7 +117,7 @@ def measure_point(count: int, options: OperatorOptions) -> OperatorPoint:
             converge_s = time.perf_counter() - started
             cpu_s = cpu_seconds(pid) - cpu_before
             rss = rss_mib(pid)
-            writes, reads, _ = _audited(bao, mark)
+            writes, reads, _ = audited(bao.audit_entries()[mark:])
             print(f"  {count} agents Ready in {converge_s:.1f} s", file=sys.stderr, flush=True)
             resync_mark, base = len(bao.audit_entries()), reconciles_ok(operator)
             _wait(
@@ -135,7 +128,7 @@ def measure_point(count: int, options: OperatorOptions) -> OperatorPoint:
                 1.0,
             )
             resynced = reconciles_ok(operator) - base
-            resync_writes, _, paths = _audited(bao, resync_mark)
+            resync_writes, _, paths = audited(bao.audit_entries()[resync_mark:])
     return OperatorPoint(
         agents=count,
         converge_s=converge_s,

@@ -19,6 +19,7 @@ from bench.flame import (
     self_shares,
 )
 from bench.importtime import heaviest_packages, parse_importtime, total_ms
+from bench.operator import audited
 from bench.results import BATCH, CACHE, CHILD, SIDECAR
 from bench.scaling_report import CHILD as FLEET_CHILD
 from bench.scaling_report import (
@@ -231,3 +232,18 @@ def test_forget_removes_by_identity_from_the_newest_end() -> None:
     assert history[1] is b
     forget(history, object())  # absent: nothing happens
     assert history == [a, b, c]
+
+
+# -- audit counting ----------------------------------------------------------------------------
+
+
+def test_audited_counts_requests_only_and_names_the_written_paths() -> None:
+    entries = [
+        {"type": "request", "request": {"operation": "update", "path": "sys/policies/acl/a"}},
+        {"type": "response", "request": {"operation": "update", "path": "sys/policies/acl/a"}},
+        {"type": "request", "request": {"operation": "read", "path": "auth/token/lookup-self"}},
+        {"type": "request", "request": {"operation": "list", "path": "auth/token/roles"}},
+        {"type": "request", "request": {"operation": "delete", "path": "auth/token/roles/b"}},
+    ]
+    assert audited(entries) == (2, 2, ["sys/policies/acl/a", "auth/token/roles/b"])
+    assert audited([]) == (0, 0, [])
