@@ -17,6 +17,8 @@ from bench.flame import (
     package,
     parse_collapsed,
     self_shares,
+    share_table,
+    total,
 )
 from bench.importtime import heaviest_packages, parse_importtime, total_ms
 from bench.operator import audited
@@ -114,6 +116,9 @@ def test_collapsed_stacks_give_self_and_inclusive_shares() -> None:
     )
     assert frame_name("f (/x/site-packages/a/b.py:1)") == "a/b.py:f"
     assert len(only_threads(stacks, "fast_read.py")) == 1
+    assert total(stacks) == 100
+    table = share_table("leaf", self_shares(stacks, 1)).splitlines()
+    assert table[2] == "| `asyncio/runners.py:run` | 40.0% |"
 
 
 # -- the scaling bench's fleet -----------------------------------------------------------------
@@ -196,6 +201,11 @@ def test_admission_review_carries_the_namespace_not_the_pod() -> None:
 
 
 # -- sidecar modes ---------------------------------------------------------------------------
+
+
+def test_the_bao_agent_gets_no_vault_or_bao_setting_from_the_shell() -> None:
+    shell = {"PATH": "/usr/bin", "VAULT_TOKEN": "s.x", "bao_addr": "http://x", "HOME": "/h"}
+    assert config.agent_env(shell) == {"PATH": "/usr/bin", "HOME": "/h"}
 
 
 def test_sidecar_modes_set_only_their_settings() -> None:
