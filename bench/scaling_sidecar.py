@@ -67,9 +67,7 @@ def fleet_token(bao: OpenBao, key: str, agents: Sequence[fleet.FleetAgent]) -> s
         bao.write_policy(policy, fleet_minter_policy_hcl(config.POLICY_PREFIX))
     else:
         policy = fleet.READER_POLICY
-    request = config.parent_token_request() | {"policies": [policy]}
-    token: str = bao.api("POST", "auth/token/create", request)["auth"]["client_token"]
-    return token
+    return bao.create_token(config.parent_token_request() | {"policies": [policy]})
 
 
 def _start(

@@ -107,10 +107,7 @@ def provision(bao: OpenBao) -> None:
 
 def parent_token(bao: OpenBao) -> str:
     """A fresh parent token: each client gets its own, so none can disturb another's."""
-    token: str = bao.api("POST", "auth/token/create", config.parent_token_request())["auth"][
-        "client_token"
-    ]
-    return token
+    return bao.create_token(config.parent_token_request())
 
 
 def token_count(bao: OpenBao) -> int:

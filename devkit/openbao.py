@@ -114,6 +114,11 @@ class OpenBao(ManagedProcess):
             raw = resp.read()
         return json.loads(raw) if raw else {}
 
+    def create_token(self, request: dict[str, Any], token: str | None = None) -> str:
+        """A new token from `auth/token/create` (`request`: policies, ttl, type...)."""
+        created: str = self.api("POST", "auth/token/create", request, token)["auth"]["client_token"]
+        return created
+
     def write_policy(self, name: str, hcl: str) -> None:
         self.api("PUT", f"sys/policies/acl/{name}", {"policy": hcl})
 
