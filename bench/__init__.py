@@ -6,5 +6,6 @@ bench-profile), `plot` (redraws docs/scaling.png).
 
 Pure, unit-tested parts (bench/tests): `results`, `render`, `timing`, `importtime`, `flame`,
 `fleet`, `pods`, `scaling_report`, `config`. I/O: `load` drives wrk, `stack` starts and
-provisions the real servers, `emulator` keeps KMock's cost per request flat.
+provisions the real servers, `emulator` keeps KMock's cost per request flat, `output` writes
+the JSON records under .bench/.
 """
